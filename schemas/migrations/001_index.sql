@@ -95,14 +95,3 @@ CREATE INDEX instances_sop_class ON instances (sop_class_uid) WHERE status = 'st
 CREATE INDEX instances_content_date ON instances (content_date) WHERE status = 'stored';
 CREATE INDEX instances_pending ON instances (received_at) WHERE status = 'pending';
 CREATE INDEX instances_metadata ON instances USING gin (metadata jsonb_path_ops);
-
--- Derived renderings (thumbnail, rendered JPEG/PNG) cached in the object store.
-CREATE TABLE derivatives (
-  sop_uid     text NOT NULL,
-  variant     text NOT NULL,     -- e.g. 'thumbnail:jpeg:128x128', 'rendered:jpeg:q90:...'
-  object_key  text NOT NULL,
-  size_bytes  bigint NOT NULL,
-  content_type text NOT NULL,
-  created_at  timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (sop_uid, variant)
-);

@@ -29,5 +29,5 @@ export async function startTestDatabase(): Promise<TestDatabase> {
 }
 
 export async function resetDatabase(pool: pg.Pool): Promise<void> {
-  await pool.query('TRUNCATE derivatives, instances, series, studies, patients RESTART IDENTITY CASCADE');
+  await pool.query('TRUNCATE instances, series, studies, patients RESTART IDENTITY CASCADE');
 }

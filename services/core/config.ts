@@ -1,0 +1,95 @@
+/**
+ * Configuration: environment variables -> a typed, validated Config. Fails fast at boot with a
+ * message naming the variable. Every variable and default is listed in schemas/config.schema.json
+ * and the README's configuration table (a test keeps the three in step).
+ */
+import path from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** External Postgres; when absent an embedded Postgres runs under dataDir/pg. */
+  databaseUrl?: string;
+  embeddedPostgresPort: number;
+  dbPoolMax: number;
+  publicBaseUrl: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  auth: {
+    /** Expected `iss`; the embedded default issuer is 'lucida-local'. */
+    issuer: string;
+    audience: string;
+    /** Remote JWKS of the hospital's OpenID provider; when absent a local signing key under dataDir/keys is used. */
+    jwksUrl?: string;
+  };
+  stow: { maxPartBytes: number; maxRequestBytes: number; maxParts: number };
+  qido: { defaultLimit: number; maxLimit: number };
+  /** Seconds after which a 'pending' instance row is considered abandoned by its request. */
+  pendingTimeoutSeconds: number;
+  /** Idle seconds before an incoming request body is abandoned (slow clients). */
+  requestTimeoutSeconds: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, dflt: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min) throw new ConfigError(`${name} must be at least ${min}, got ${n}`);
+  return n;
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  try {
+    new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = int(env, 'PORT', 8080);
+  if (port > 65535) throw new ConfigError(`PORT must be at most 65535, got ${port}`);
+  const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  if (env.S3_ENDPOINT) {
+    throw new ConfigError('S3_ENDPOINT is set, but this version has only the filesystem object store; unset it');
+  }
+  const MiB = 1024 * 1024;
+  const publicBaseUrl = (url(env, 'PUBLIC_BASE_URL') ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  return {
+    port,
+    host: env.HOST || '0.0.0.0',
+    dataDir: path.resolve(env.DATA_DIR || './data'),
+    databaseUrl: url(env, 'DATABASE_URL'),
+    embeddedPostgresPort: int(env, 'EMBEDDED_PG_PORT', 54329, 1),
+    dbPoolMax: int(env, 'DB_POOL_MAX', 20, 2),
+    publicBaseUrl,
+    logLevel,
+    auth: {
+      issuer: env.AUTH_ISSUER || 'lucida-local',
+      audience: env.AUTH_AUDIENCE || 'lucida',
+      jwksUrl: url(env, 'AUTH_JWKS_URL'),
+    },
+    stow: {
+      maxPartBytes: int(env, 'STOW_MAX_PART_MB', 256, 1) * MiB,
+      maxRequestBytes: int(env, 'STOW_MAX_REQUEST_MB', 16384, 1) * MiB,
+      maxParts: int(env, 'STOW_MAX_PARTS', 10000, 1),
+    },
+    qido: {
+      defaultLimit: int(env, 'QIDO_DEFAULT_LIMIT', 100, 1),
+      maxLimit: int(env, 'QIDO_MAX_LIMIT', 1000, 1),
+    },
+    pendingTimeoutSeconds: int(env, 'PENDING_TIMEOUT_SECONDS', 900, 1),
+    requestTimeoutSeconds: int(env, 'REQUEST_TIMEOUT_SECONDS', 60, 1),
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * The storage contract every ObjectStore adapter must pass. Run by fs-object-store.test.ts now,
+ * and by the S3 adapter's test when it lands.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { readObject, type ObjectStore } from './object-store.js';
+
+async function drain(r: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of r) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export function describeObjectStoreContract(name: string, makeStore: () => Promise<ObjectStore>): void {
+  describe(`ObjectStore contract: ${name}`, () => {
+    let store: ObjectStore;
+    beforeAll(async () => { store = await makeStore(); });
+
+    it('round-trips a buffer byte for byte and reports its size', async () => {
+      const data = randomBytes(100_003);
+      expect(await store.put('a/b/one.bin', data)).toEqual({ sizeBytes: data.length });
+      expect((await readObject(store, 'a/b/one.bin')).equals(data)).toBe(true);
+      expect(await store.exists('a/b/one.bin')).toEqual({ sizeBytes: data.length });
+    });
+
+    it('streams a large body of unknown length in and out (8 MiB)', async () => {
+      const hash = createHash('sha256');
+      let sent = 0;
+      const body = Readable.from((function* () {
+        for (let i = 0; i < 128; i++) {
+          const chunk = randomBytes(64 * 1024);
+          hash.update(chunk);
+          sent += chunk.length;
+          yield chunk;
+        }
+      })());
+      expect(await store.put('big/stream.bin', body)).toEqual({ sizeBytes: 8 * 1024 * 1024 });
+      const back = await drain(await store.get('big/stream.bin'));
+      expect(back.length).toBe(sent);
+      expect(createHash('sha256').update(back).digest('hex')).toBe(hash.digest('hex'));
+    });
+
+    it('reads inclusive byte ranges, including an open-ended one', async () => {
+      const data = Buffer.from('0123456789abcdef');
+      await store.put('range/r.bin', data);
+      expect((await drain(await store.get('range/r.bin', { start: 2, end: 5 }))).toString()).toBe('2345');
+      expect((await drain(await store.get('range/r.bin', { start: 10 }))).toString()).toBe('abcdef');
+    });
+
+    it('replaces an object atomically on a second put', async () => {
+      await store.put('replace/x.bin', Buffer.from('first'));
+      await store.put('replace/x.bin', Buffer.from('second'));
+      expect((await readObject(store, 'replace/x.bin')).toString()).toBe('second');
+    });
+
+    it('leaves nothing behind when the body stream fails', async () => {
+      const failing = new Readable({
+        read() {
+          this.push(Buffer.alloc(1000));
+          this.destroy(new Error('client went away'));
+        },
+      });
+      await expect(store.put('broken/never.bin', failing)).rejects.toThrow('client went away');
+      expect(await store.exists('broken/never.bin')).toBeNull();
+    });
+
+    it('answers NOT_FOUND for a missing object and null from exists; delete is idempotent', async () => {
+      await expect(store.get('missing/none.bin')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await store.exists('missing/none.bin')).toBeNull();
+      await store.put('del/d.bin', Buffer.from('x'));
+      await store.delete('del/d.bin');
+      await store.delete('del/d.bin');
+      expect(await store.exists('del/d.bin')).toBeNull();
+    });
+
+    it('refuses keys that could escape the store', async () => {
+      await expect(store.put('../escape.bin', Buffer.from('x'))).rejects.toMatchObject({ code: 'INTERNAL' });
+      await expect(store.get('a/../../etc/passwd')).rejects.toMatchObject({ code: 'INTERNAL' });
+    });
+  });
+}

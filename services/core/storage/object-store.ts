@@ -1,0 +1,42 @@
+/**
+ * ObjectStore port: opaque keys to immutable byte objects. Kept deliberately small (Orthanc's
+ * storage-area shape) so the S3 adapter drops in beside FsObjectStore.
+ * Keys are relative paths of [A-Za-z0-9._-] segments separated by '/'.
+ */
+import type { Readable } from 'node:stream';
+import { LucidaError } from '../errors.js';
+
+/** Inclusive byte range, as in HTTP Range (RFC 9110 §14.1.2). `end` omitted = to the end. */
+export interface ByteRange { start: number; end?: number }
+
+export interface ObjectStore {
+  /** Streams `body` into the object; the object appears whole and durable, or not at all. */
+  put(key: string, body: Readable | Buffer): Promise<{ sizeBytes: number }>;
+  /** The object's bytes (or a range of them). Throws LucidaError NOT_FOUND when absent. */
+  get(key: string, range?: ByteRange): Promise<Readable>;
+  /** Removes the object; removing an absent object is not an error. */
+  delete(key: string): Promise<void>;
+  /** Size of the object, or null when absent. */
+  exists(key: string): Promise<{ sizeBytes: number } | null>;
+}
+
+const KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
+export function assertValidKey(key: string): void {
+  if (!KEY.test(key) || key.split('/').some((s) => s === '.' || s === '..') || key.length > 1024) {
+    throw new LucidaError('INTERNAL', `invalid object key`);
+  }
+}
+
+/** Reads a whole object into memory: only for objects known to be bounded (one instance, a thumbnail). */
+export async function readObject(store: ObjectStore, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Object keys: one place decides the layout. UIDs are validated before they get here. */
+export const objectKeys = {
+  instance: (study: string, series: string, sop: string) => `instances/${study}/${series}/${sop}.dcm`,
+  derivative: (sop: string, variant: string) => `derived/${sop}/${variant}`,
+};
