@@ -1,0 +1,113 @@
+/**
+ * Transfer syntax conversion for retrieval (PS3.18 §8.7.3.5: a client that cannot take the stored syntax
+ * gets Explicit VR Little Endian, which every origin server must be able to send).
+ *
+ * Sources: the four native syntaxes (byte-level re-encoding, see encode.ts) and JPEG Baseline 8-bit
+ * (every frame decoded with sharp). Targets: the native syntaxes. Anything else is
+ * UNSUPPORTED_TRANSFER_SYNTAX: Lucida stores what it receives and does not ship other codecs.
+ *
+ * Decoding a JPEG frame yields RGB (sharp applies the JFIF YCbCr→RGB conversion), so colour instances
+ * become PhotometricInterpretation RGB, PlanarConfiguration 0, SamplesPerPixel 3; MONOCHROME2 stays.
+ * Lossy Image Compression (0028,2110) becomes "01": the pixels have been through a lossy codec
+ * (PS3.3 C.7.6.1.1.5), even though this step adds no loss.
+ */
+import sharp, { type OutputInfo } from 'sharp';
+import { LucidaError } from '../errors.js';
+import { encodePart10, textValue, usValue, type EncodeOptions, type ReplacementValue } from './encode.js';
+import { getFrames } from './frames.js';
+import { readChecked } from './parse.js';
+import type { Part10File } from './reader.js';
+import { TS } from './uids.js';
+
+/** Native transfer syntaxes this module can produce. */
+export type NativeTransferSyntax =
+  | typeof TS.ImplicitVRLittleEndian
+  | typeof TS.ExplicitVRLittleEndian
+  | typeof TS.ExplicitVRBigEndian
+  | typeof TS.DeflatedExplicitVRLittleEndian;
+
+const NATIVE = new Set<string>([
+  TS.ImplicitVRLittleEndian, TS.ExplicitVRLittleEndian, TS.ExplicitVRBigEndian, TS.DeflatedExplicitVRLittleEndian,
+]);
+
+/** Refuse to decode frames above this many pixels (decompression bomb guard). */
+const MAX_FRAME_PIXELS = 100_000_000;
+
+const T = {
+  SamplesPerPixel: 0x00280002,
+  PhotometricInterpretation: 0x00280004,
+  PlanarConfiguration: 0x00280006,
+  LossyImageCompression: 0x00282110,
+  PixelData: 0x7fe00010,
+} as const;
+
+/**
+ * Re-encodes a Part 10 instance as Explicit VR Little Endian (1.2.840.10008.1.2.1) with new file meta
+ * information (same SOP Class/Instance UIDs, Lucida's implementation class UID and version name).
+ * Returns the input itself when it already is Explicit VR Little Endian.
+ * @throws LucidaError UNSUPPORTED_TRANSFER_SYNTAX for compressed syntaxes other than JPEG Baseline;
+ *   INVALID_DICOM when the input or one of its JPEG frames cannot be read.
+ */
+export async function toExplicitVRLittleEndian(bytes: Uint8Array): Promise<Buffer> {
+  return changeTransferSyntax(bytes, TS.ExplicitVRLittleEndian);
+}
+
+/**
+ * Re-encodes a Part 10 instance in one of the native transfer syntaxes (see {@link toExplicitVRLittleEndian}).
+ * Returns the input unchanged when it is already in `target`.
+ */
+export async function changeTransferSyntax(bytes: Uint8Array, target: NativeTransferSyntax): Promise<Buffer> {
+  if (!NATIVE.has(target)) throw new LucidaError('UNSUPPORTED_TRANSFER_SYNTAX', `cannot transcode to ${target}`);
+  const file = readChecked(bytes);
+  const source = file.transferSyntaxUID;
+  if (source === target) return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (NATIVE.has(source)) return encodePart10(file, target);
+  if (source === TS.JPEGBaseline8Bit) return encodePart10(file, target, await decodeJpegFrames(file));
+  throw new LucidaError('UNSUPPORTED_TRANSFER_SYNTAX', `cannot decode transfer syntax ${source}`);
+}
+
+/** Decodes every JPEG frame to interleaved 8-bit samples; returns the attributes that change. */
+async function decodeJpegFrames(file: Part10File): Promise<EncodeOptions> {
+  const frames = getFrames(file);
+  if (frames.rows * frames.columns > MAX_FRAME_PIXELS) {
+    throw new LucidaError('NOT_ACCEPTABLE', `frame of ${frames.columns}×${frames.rows} pixels exceeds the decoding limit`);
+  }
+  const mono = frames.samplesPerPixel === 1;
+  const channels = mono ? 1 : 3;
+  const frameSize = frames.rows * frames.columns * channels;
+  const pixels = Buffer.alloc(frameSize * frames.numberOfFrames);
+  for (let n = 1; n <= frames.numberOfFrames; n++) {
+    let decoded: { data: Buffer; info: OutputInfo };
+    try {
+      decoded = await sharp(frames.frame(n), { limitInputPixels: MAX_FRAME_PIXELS, failOn: 'error' })
+        .toColourspace(mono ? 'b-w' : 'srgb')
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+    } catch (e) {
+      throw new LucidaError('INVALID_DICOM', `JPEG frame ${n} cannot be decoded: ${(e as Error).message}`);
+    }
+    const { info, data } = decoded;
+    if (info.width !== frames.columns || info.height !== frames.rows || info.channels !== channels) {
+      throw new LucidaError(
+        'INVALID_DICOM',
+        `JPEG frame ${n} is ${info.width}×${info.height}×${info.channels}, the data set says ${frames.columns}×${frames.rows}×${channels}`,
+      );
+    }
+    data.copy(pixels, (n - 1) * frameSize);
+  }
+  const replace = new Map<number, ReplacementValue>([
+    [T.SamplesPerPixel, { vr: 'US', value: usValue(channels) }],
+    // A greyscale JPEG keeps its MONOCHROME1/MONOCHROME2 interpretation.
+    [T.PhotometricInterpretation, { vr: 'CS', value: textValue(mono ? monoInterpretation(frames.photometricInterpretation) : 'RGB') }],
+    [T.LossyImageCompression, { vr: 'CS', value: textValue('01') }],
+    [T.PixelData, { vr: 'OB', value: pixels.length % 2 ? Buffer.concat([pixels, Buffer.alloc(1)]) : pixels }],
+  ]);
+  if (mono) return { replace, remove: new Set([T.PlanarConfiguration]) };
+  replace.set(T.PlanarConfiguration, { vr: 'US', value: usValue(0) });
+  return { replace };
+}
+
+function monoInterpretation(pi: string): string {
+  return pi === 'MONOCHROME1' ? 'MONOCHROME1' : 'MONOCHROME2';
+}

@@ -1,0 +1,82 @@
+import { LucidaError } from '../errors.js';
+import { makeJpeg } from '../../../test/fixtures/dicom.js';
+import { getFrames } from './frames.js';
+import { parsePart10 } from './parse.js';
+import { readAscii, readPart10 } from './reader.js';
+import { LUCIDA_IMPLEMENTATION_CLASS_UID, TS, newUid } from './uids.js';
+import { writePart10 } from './write.js';
+
+const base = () => ({
+  SOPClassUID: '1.2.840.10008.5.1.4.1.1.7',
+  SOPInstanceUID: newUid(),
+  StudyInstanceUID: newUid(),
+  SeriesInstanceUID: newUid(),
+  PatientName: 'DOE^JANE',
+  Rows: 2,
+  Columns: 2,
+  BitsAllocated: 8,
+  SamplesPerPixel: 1,
+  PhotometricInterpretation: 'MONOCHROME2',
+});
+
+describe('writePart10', () => {
+  it('fills in the file meta information', () => {
+    const ds = { ...base(), PixelData: Buffer.from([1, 2, 3, 4]), _vrMap: { PixelData: 'OB' } };
+    const file = readPart10(writePart10({}, ds));
+    const meta = (tag: number) => readAscii(file.bytes, file.meta.elements.get(tag));
+    expect(meta(0x00020002)).toBe(ds.SOPClassUID);
+    expect(meta(0x00020003)).toBe(ds.SOPInstanceUID);
+    expect(meta(0x00020010)).toBe(TS.ExplicitVRLittleEndian);
+    expect(meta(0x00020012)).toBe(LUCIDA_IMPLEMENTATION_CLASS_UID);
+    expect(meta(0x00020013)).toBe('LUCIDA_0_1');
+    expect(parsePart10(writePart10({}, ds)).metadata['00100010']).toEqual({ vr: 'PN', Value: [{ Alphabetic: 'DOE^JANE' }] });
+  });
+
+  it('encapsulates a JPEG byte for byte in one fragment', async () => {
+    const jpeg = await makeJpeg(10, 10);
+    const bytes = writePart10({ TransferSyntaxUID: TS.JPEGBaseline8Bit }, { ...base(), PixelData: [jpeg], _vrMap: { PixelData: 'OB' } });
+    const pixel = readPart10(bytes).dataset.elements.get(0x7fe00010)!;
+    expect(pixel.fragments).toHaveLength(1);
+    const { offset, length } = pixel.fragments![0];
+    expect(bytes.subarray(offset, offset + jpeg.length)).toEqual(jpeg);
+    expect(length).toBe(jpeg.length + (jpeg.length % 2));
+  });
+
+  it('can split frames into fragments with a Basic Offset Table that frames.ts follows', () => {
+    const frameA = Buffer.alloc(50_000, 0xa1);
+    const frameB = Buffer.alloc(30_001, 0xb2);
+    const bytes = writePart10(
+      { TransferSyntaxUID: TS.JPEGBaseline8Bit },
+      { ...base(), NumberOfFrames: '2', PixelData: [frameA, frameB], _vrMap: { PixelData: 'OB' } },
+      { fragmentMultiframe: true },
+    );
+    const frames = getFrames(bytes);
+    expect(frames.file.dataset.elements.get(0x7fe00010)!.fragments!.length).toBeGreaterThan(2);
+    expect(frames.frame(1)).toEqual(frameA);
+    expect(frames.frame(2).subarray(0, frameB.length)).toEqual(frameB);
+  });
+
+  it.each([
+    [TS.ImplicitVRLittleEndian],
+    [TS.ExplicitVRBigEndian],
+    [TS.DeflatedExplicitVRLittleEndian],
+  ])('writes %s through re-encoding', (ts) => {
+    const ds = { ...base(), PixelData: Buffer.from([1, 2, 3, 4]) };
+    const parsed = parsePart10(writePart10({ TransferSyntaxUID: ts }, ds));
+    expect(parsed.transferSyntaxUID).toBe(ts);
+    const expected = parsePart10(writePart10({}, ds)).metadata;
+    expect(expected['7FE00010']).toEqual({ vr: 'OB', BulkDataURI: '7FE00010' });
+    // Implicit VR has no VR on the wire: Pixel Data reads back as OW (PS3.5 §A.1).
+    if (ts === TS.ImplicitVRLittleEndian) expected['7FE00010'] = { vr: 'OW', BulkDataURI: '7FE00010' };
+    expect(parsed.metadata).toEqual(expected);
+  });
+
+  it('reports what dcmjs cannot write as INTERNAL', () => {
+    expect(() => writePart10({}, { ...base(), Rows: 'abc' })).toThrow(new LucidaError('INTERNAL', 'cannot write DICOM: Not a number: abc'));
+    try {
+      writePart10({}, { ...base(), Rows: 'abc' });
+    } catch (e) {
+      expect((e as LucidaError).code).toBe('INTERNAL');
+    }
+  });
+});
