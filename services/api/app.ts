@@ -1,0 +1,61 @@
+/**
+ * buildApp(deps): the Express application without listen(). Only entry points (cli.ts, tests)
+ * construct adapters and pass them in. The route table is here, in one place.
+ */
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../core/config.js';
+import type { TokenVerifier } from '../core/auth/tokens.js';
+import type { InstanceIndex } from '../core/index/port.js';
+import type { ObjectStore } from '../core/storage/object-store.js';
+import { authenticate } from './middleware/auth.js';
+import { errorHandler, notFound } from './middleware/errors.js';
+import { requestContext } from './middleware/request-context.js';
+import { healthRoutes } from './routes/health.js';
+import { stowRoutes } from './routes/stow.js';
+import { qidoRoutes } from './routes/qido.js';
+import { retrieveRoutes } from './routes/retrieve.js';
+import { metadataRoutes } from './routes/metadata.js';
+import { frameRoutes } from './routes/frames.js';
+import { renderedRoutes } from './routes/rendered.js';
+import { wadoUriRoutes } from './routes/wado-uri.js';
+import { dicomwebUrls } from './urls.js';
+
+export interface AppDeps {
+  config: Config;
+  index: InstanceIndex;
+  store: ObjectStore;
+  verifier: TokenVerifier;
+  log: Logger;
+  checkReady: () => Promise<void>;
+}
+
+export function buildApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  const urls = dicomwebUrls(deps.config.publicBaseUrl);
+  const ingestDeps = { index: deps.index, store: deps.store, log: deps.log, pendingTimeoutSeconds: deps.config.pendingTimeoutSeconds };
+
+  app.use(requestContext(deps.log));
+  app.use(healthRoutes(deps.checkReady));
+
+  const dicomweb = express.Router();
+  dicomweb.use(authenticate(deps.verifier));
+  dicomweb.use(stowRoutes({ ...ingestDeps, config: deps.config, urls }));
+  dicomweb.use(qidoRoutes({ index: deps.index, config: deps.config, urls }));
+  dicomweb.use(metadataRoutes({ index: deps.index, store: deps.store, urls }));
+  dicomweb.use(frameRoutes({ index: deps.index, store: deps.store }));
+  dicomweb.use(renderedRoutes({ index: deps.index, store: deps.store }));
+  dicomweb.use(retrieveRoutes({ index: deps.index, store: deps.store }));
+  dicomweb.use(wadoUriRoutes({ index: deps.index, store: deps.store }));
+  app.use('/dicomweb', dicomweb);
+  // WADO-URI is also commonly configured at the server root.
+  app.use('/wado', authenticate(deps.verifier));
+  app.use(wadoUriRoutes({ index: deps.index, store: deps.store }));
+
+  app.use(notFound);
+  app.use(errorHandler);
+  return app;
+}

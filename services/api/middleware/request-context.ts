@@ -1,0 +1,41 @@
+/**
+ * Request id and access log. The log line carries method, route path, status, duration, bytes and
+ * the request id, never the query string or body: QIDO queries hold names and patient IDs.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      requestId: string;
+      log: Logger;
+      principal?: import('../../core/auth/principal.js').Principal;
+    }
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function requestContext(log: Logger): RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.get('x-request-id');
+    req.requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.log = log.child({ requestId: req.requestId });
+    res.setHeader('X-Request-Id', req.requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      req.log.info({
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+        bytes: Number(res.getHeader('content-length')) || undefined,
+        sub: req.principal?.subject,
+      }, 'request');
+    });
+    next();
+  };
+}

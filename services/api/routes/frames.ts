@@ -1,0 +1,79 @@
+/**
+ * WADO-RS Retrieve Frames (PS3.18 §10.4.1.1.3): /frames/{list}. Frames go out as stored with
+ * `transfer-syntax=*` (what Cornerstone's loader asks for), as image/jpeg when stored as JPEG
+ * baseline, or uncompressed (the default; JPEG baseline frames are decoded for it).
+ */
+import { Router, type Request, type Response } from 'express';
+import sharp from 'sharp';
+import { LucidaError } from '../../core/errors.js';
+import { extractFrame, TS, isEncapsulated } from '../../core/dicom/index.js';
+import type { InstanceIndex } from '../../core/index/port.js';
+import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
+import { parseAccept, type MediaRange } from '../http/media-type.js';
+import { MultipartWriter } from '../multipart/writer.js';
+import { allow } from '../middleware/auth.js';
+import { negotiate, resolveTarget } from './retrieve-common.js';
+
+type FrameChoice = { multipart: boolean; partType: 'application/octet-stream' | 'image/jpeg'; uncompressed: boolean };
+
+export function parseFrameList(raw: string): number[] {
+  const frames = raw.split(',').map((s) => s.trim());
+  if (!frames.length || frames.some((f) => !/^[1-9]\d{0,8}$/.test(f))) {
+    throw new LucidaError('BAD_REQUEST', 'frame list must be comma-separated frame numbers starting at 1');
+  }
+  return frames.map(Number);
+}
+
+export function frameRoutes(deps: { index: InstanceIndex; store: ObjectStore }): Router {
+  const router = Router();
+  router.get('/studies/:study/series/:series/instances/:instance/frames/:frames', allow('read'), async (req: Request, res: Response) => {
+    const frameNumbers = parseFrameList(req.params.frames as string);
+    const [inst] = await resolveTarget(deps.index, req);
+    const stored = inst.transferSyntaxUID;
+    const choice = negotiate(parseAccept(req.get('accept')), (r) => frameChoice(r, stored, frameNumbers.length), 'frames');
+    const bytes = await readObject(deps.store, inst.objectKey);
+    const frames = await Promise.all(frameNumbers.map(async (n) => {
+      const frame = extractFrame(bytes, n);
+      return choice.uncompressed && isEncapsulated(frame.transferSyntaxUID) ? decodeJpegFrame(frame.data) : frame.data;
+    }));
+    const ts = choice.uncompressed ? TS.ExplicitVRLittleEndian : stored;
+    const partType = choice.partType === 'image/jpeg' ? 'image/jpeg' : `application/octet-stream; transfer-syntax=${ts}`;
+    if (!choice.multipart) {
+      res.status(200).setHeader('Content-Type', partType);
+      res.send(frames[0]);
+      return;
+    }
+    const writer = new MultipartWriter(res);
+    res.status(200).setHeader('Content-Type', `multipart/related; type="${choice.partType}"; boundary=${writer.boundary}`);
+    for (let i = 0; i < frames.length; i++) {
+      const location = `${req.baseUrl}${req.path.replace(/\/frames\/[^/]+$/, '')}/frames/${frameNumbers[i]}`;
+      await writer.writePart({ 'Content-Type': partType, 'Content-Location': location }, frames[i]);
+    }
+    await writer.end();
+    res.end();
+  });
+  return router;
+}
+
+function frameChoice(r: MediaRange, stored: string, count: number): FrameChoice | undefined {
+  const multipart = r.essence === 'multipart/related' || r.essence === '*/*';
+  const type = (multipart ? (r.params.type ?? 'application/octet-stream') : r.essence).toLowerCase();
+  if (!multipart && count !== 1) return undefined;
+  if (type === 'image/jpeg') {
+    return stored === TS.JPEGBaseline8Bit ? { multipart, partType: 'image/jpeg', uncompressed: false } : undefined;
+  }
+  if (type !== 'application/octet-stream') return undefined;
+  const ts = r.params['transfer-syntax'];
+  if (ts === '*' || ts === stored) return { multipart, partType: 'application/octet-stream', uncompressed: isUncompressed(stored) };
+  if ((ts === undefined || ts === TS.ExplicitVRLittleEndian) && (isUncompressed(stored) || stored === TS.JPEGBaseline8Bit)) {
+    return { multipart, partType: 'application/octet-stream', uncompressed: true };
+  }
+  return undefined;
+}
+
+const isUncompressed = (ts: string) => !isEncapsulated(ts);
+
+/** JPEG baseline frame -> interleaved 8-bit pixels (RGB or grey), as an uncompressed frame. */
+async function decodeJpegFrame(jpeg: Buffer): Promise<Buffer> {
+  return sharp(jpeg, { limitInputPixels: 100_000_000 }).raw().toBuffer();
+}

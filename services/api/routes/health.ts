@@ -1,0 +1,18 @@
+/** Liveness (/healthz: the process answers) and readiness (/readyz: database and store reachable). */
+import { Router } from 'express';
+import { LucidaError } from '../../core/errors.js';
+
+export function healthRoutes(checkReady: () => Promise<void>): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  router.get('/readyz', async (req, res) => {
+    try {
+      await checkReady();
+    } catch (err) {
+      req.log.warn({ err }, 'not ready');
+      throw new LucidaError('UNAVAILABLE', 'database or object store unreachable');
+    }
+    res.json({ status: 'ready' });
+  });
+  return router;
+}

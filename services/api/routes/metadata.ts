@@ -1,0 +1,74 @@
+/**
+ * WADO-RS Retrieve Metadata (PS3.18 §10.4.1.1.2) and Retrieve Bulkdata (§10.4.1.1.5).
+ * Metadata comes from the index (no object is read); bulk values are BulkDataURIs under the
+ * instance's /bulkdata/ path, made absolute here from the relative element paths stored at ingest.
+ */
+import { Router, type Request, type Response } from 'express';
+import { LucidaError } from '../../core/errors.js';
+import { extractBulkData } from '../../core/dicom/index.js';
+import type { DicomJson } from '../../core/dicom/json.types.js';
+import type { InstanceIndex } from '../../core/index/port.js';
+import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
+import { mediaRangeMatches, parseAccept } from '../http/media-type.js';
+import { MultipartWriter } from '../multipart/writer.js';
+import { allow } from '../middleware/auth.js';
+import type { DicomwebUrls } from '../urls.js';
+import { negotiate, resolveTarget } from './retrieve-common.js';
+
+export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore; urls: DicomwebUrls }): Router {
+  const router = Router();
+  const metadata = async (req: Request, res: Response) => {
+    const instances = await resolveTarget(deps.index, req);
+    const type = negotiate(parseAccept(req.get('accept')), (r) =>
+      ['application/dicom+json', 'application/json'].find((t) => mediaRangeMatches(r, t)), 'metadata');
+    res.status(200).type(type === 'application/json' ? 'application/json' : 'application/dicom+json');
+    // Written instance by instance: a large study never becomes one big string.
+    res.write('[');
+    instances.forEach((inst, i) => {
+      const base = `${deps.urls.instance(inst.studyInstanceUID, inst.seriesInstanceUID, inst.sopInstanceUID)}/bulkdata/`;
+      res.write((i ? ',' : '') + JSON.stringify(absoluteBulkDataUris(inst.metadata, base)));
+    });
+    res.end(']');
+  };
+  router.get('/studies/:study/metadata', allow('read'), metadata);
+  router.get('/studies/:study/series/:series/metadata', allow('read'), metadata);
+  router.get('/studies/:study/series/:series/instances/:instance/metadata', allow('read'), metadata);
+
+  router.get('/studies/:study/series/:series/instances/:instance/bulkdata/*path', allow('read'), async (req, res) => {
+    const [inst] = await resolveTarget(deps.index, req);
+    const elementPath = ([] as string[]).concat((req.params as any).path).join('/');
+    if (!/^[0-9A-Fa-f]{8}(\/\d+\/[0-9A-Fa-f]{8})*$/.test(elementPath)) throw new LucidaError('NOT_FOUND', 'no such bulk data');
+    const multipart = negotiate(parseAccept(req.get('accept')), (r) => {
+      if (r.essence === 'multipart/related' && (r.params.type ?? 'application/octet-stream').toLowerCase() === 'application/octet-stream') return true;
+      if (r.essence === 'application/octet-stream') return false;
+      if (mediaRangeMatches(r, 'multipart/related')) return true;
+      return undefined;
+    }, 'bulk data');
+    const { data } = extractBulkData(await readObject(deps.store, inst.objectKey), elementPath.toUpperCase());
+    if (!multipart) {
+      res.status(200).type('application/octet-stream').send(data);
+      return;
+    }
+    const writer = new MultipartWriter(res);
+    res.status(200).setHeader('Content-Type', `multipart/related; type="application/octet-stream"; boundary=${writer.boundary}`);
+    await writer.writePart({ 'Content-Type': 'application/octet-stream', 'Content-Location': req.originalUrl }, data);
+    await writer.end();
+    res.end();
+  });
+  return router;
+}
+
+/** Copy of `json` with relative BulkDataURIs (element paths) prefixed by `base`. */
+export function absoluteBulkDataUris(json: DicomJson, base: string): DicomJson {
+  const out: DicomJson = {};
+  for (const [tag, attr] of Object.entries(json)) {
+    if (attr.BulkDataURI !== undefined && !/^[a-z]+:/i.test(attr.BulkDataURI)) {
+      out[tag] = { ...attr, BulkDataURI: base + attr.BulkDataURI };
+    } else if (attr.vr === 'SQ' && Array.isArray(attr.Value)) {
+      out[tag] = { ...attr, Value: attr.Value.map((item) => absoluteBulkDataUris(item as DicomJson, base)) };
+    } else {
+      out[tag] = attr;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,45 @@
+/**
+ * QIDO-RS Search (PS3.18 §10.6) at every level. Query parameters become a typed QidoQuery
+ * (services/core/qido) before any SQL is written; the index runs it as one SQL query.
+ */
+import { Router, type Request, type Response } from 'express';
+import { LucidaError } from '../../core/errors.js';
+import { isValidUid } from '../../core/dicom/index.js';
+import { parseQidoQuery, type QidoLevel } from '../../core/qido/query.js';
+import type { Config } from '../../core/config.js';
+import type { InstanceIndex } from '../../core/index/port.js';
+import { mediaRangeMatches, parseAccept } from '../http/media-type.js';
+import { allow } from '../middleware/auth.js';
+import type { DicomwebUrls } from '../urls.js';
+import { negotiate } from './retrieve-common.js';
+
+export function qidoRoutes(deps: { index: InstanceIndex; config: Config; urls: DicomwebUrls }): Router {
+  const router = Router();
+  const search = (level: QidoLevel) => async (req: Request, res: Response) => {
+    const { study, series } = req.params as { study?: string; series?: string };
+    for (const uid of [study, series]) {
+      if (uid !== undefined && !isValidUid(uid)) throw new LucidaError('INVALID_UID', 'a UID in the URL is not a valid UID');
+    }
+    const type = negotiate(parseAccept(req.get('accept')), (r) =>
+      ['application/dicom+json', 'application/json'].find((t) => mediaRangeMatches(r, t)), 'search results');
+    const raw = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
+    const query = parseQidoQuery(level, new URLSearchParams(raw),
+      { studyInstanceUID: study, seriesInstanceUID: series }, deps.config.qido);
+    const result = await deps.index.search(query, deps.urls.root);
+    const warnings = [...result.warnings];
+    // PS3.18 §8.3.4.4: tell the client when the result set was cut by limit.
+    if (result.truncated) warnings.unshift('There are additional results that can be requested');
+    if (warnings.length) {
+      res.setHeader('Warning', warnings.map((w) => `299 lucida: "${w.replace(/"/g, "'")}"`).join(', '));
+    }
+    res.status(200).type(type);
+    res.send(JSON.stringify(result.matches));
+  };
+  router.get('/studies', allow('read'), search('study'));
+  router.get('/series', allow('read'), search('series'));
+  router.get('/instances', allow('read'), search('instance'));
+  router.get('/studies/:study/series', allow('read'), search('series'));
+  router.get('/studies/:study/instances', allow('read'), search('instance'));
+  router.get('/studies/:study/series/:series/instances', allow('read'), search('instance'));
+  return router;
+}

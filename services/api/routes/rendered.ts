@@ -1,0 +1,94 @@
+/**
+ * WADO-RS Rendered and Thumbnail resources (PS3.18 §10.4.1.1.4, §10.4.1.1.6): consumer-ready
+ * JPEG/PNG. Every rendering is cached in the object store under a key naming its parameters, so
+ * the image is decoded once and then served from storage.
+ */
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request, type Response } from 'express';
+import { LucidaError } from '../../core/errors.js';
+import { renderFrame } from '../../core/dicom/index.js';
+import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
+import { objectKeys, readObject, type ObjectStore } from '../../core/storage/object-store.js';
+import { mediaRangeMatches, parseAccept } from '../http/media-type.js';
+import { allow } from '../middleware/auth.js';
+import { negotiate, resolveTarget } from './retrieve-common.js';
+
+const THUMBNAIL_SIZE = 256;
+
+interface RenderParams { format: 'jpeg' | 'png'; quality: number; viewport?: { width: number; height: number } }
+
+export function renderedRoutes(deps: { index: InstanceIndex; store: ObjectStore }): Router {
+  const router = Router();
+
+  const rendered = async (req: Request, res: Response) => {
+    const [inst] = await resolveTarget(deps.index, req);
+    const frame = req.params.frame === undefined ? 1 : parseFrameNumber(req.params.frame as string);
+    const params = renderParams(req);
+    await sendRendering(deps, inst, frame, params, res);
+  };
+  router.get('/studies/:study/series/:series/instances/:instance/rendered', allow('read'), rendered);
+  router.get('/studies/:study/series/:series/instances/:instance/frames/:frame/rendered', allow('read'), rendered);
+
+  const thumbnail = async (req: Request, res: Response) => {
+    const instances = await resolveTarget(deps.index, req);
+    // A study or series is represented by its first image (lowest series, then instance number).
+    const inst = instances.find((i) => i.metadata['7FE00010'] !== undefined) ?? instances[0];
+    const format = pickFormat(req);
+    await sendRendering(deps, inst, 1, { format, quality: 80, viewport: { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE } }, res);
+  };
+  router.get('/studies/:study/thumbnail', allow('read'), thumbnail);
+  router.get('/studies/:study/series/:series/thumbnail', allow('read'), thumbnail);
+  router.get('/studies/:study/series/:series/instances/:instance/thumbnail', allow('read'), thumbnail);
+  return router;
+}
+
+async function sendRendering(deps: { store: ObjectStore }, inst: StoredInstance, frame: number, p: RenderParams, res: Response) {
+  if (inst.metadata['7FE00010'] === undefined) throw new LucidaError('NOT_ACCEPTABLE', 'this instance has no pixel data to render');
+  const variant = `rendered-f${frame}-q${p.quality}-${p.viewport ? `${p.viewport.width}x${p.viewport.height}` : 'full'}.${p.format === 'png' ? 'png' : 'jpg'}`;
+  const key = objectKeys.derivative(inst.sopInstanceUID, variant);
+  res.status(200).type(p.format === 'png' ? 'image/png' : 'image/jpeg');
+  res.setHeader('Cache-Control', 'private, max-age=3600');
+  const cached = await deps.store.exists(key);
+  if (cached) {
+    res.setHeader('Content-Length', String(cached.sizeBytes));
+    await pipeline(await deps.store.get(key), res);
+    return;
+  }
+  const image = await renderFrame(await readObject(deps.store, inst.objectKey), frame, p);
+  await deps.store.put(key, image);
+  res.send(image);
+}
+
+function pickFormat(req: Request): 'jpeg' | 'png' {
+  return negotiate(parseAccept(req.get('accept')), (r) => {
+    if (mediaRangeMatches(r, 'image/jpeg')) return 'jpeg' as const;
+    if (mediaRangeMatches(r, 'image/png')) return 'png' as const;
+    return undefined;
+  }, 'rendered images');
+}
+
+function parseFrameNumber(raw: string): number {
+  if (!/^[1-9]\d{0,8}$/.test(raw)) throw new LucidaError('BAD_REQUEST', 'frame number must be a positive integer');
+  return Number(raw);
+}
+
+/** PS3.18 §8.3.5: `quality` 1..100, `viewport` vw,vh (the subset we support). */
+function renderParams(req: Request): RenderParams {
+  const format = pickFormat(req);
+  const q = req.query.quality;
+  let quality = 90;
+  if (q !== undefined) {
+    if (typeof q !== 'string' || !/^\d{1,3}$/.test(q) || Number(q) < 1 || Number(q) > 100) {
+      throw new LucidaError('BAD_REQUEST', 'quality must be an integer from 1 to 100');
+    }
+    quality = Number(q);
+  }
+  const v = req.query.viewport;
+  let viewport: RenderParams['viewport'];
+  if (v !== undefined) {
+    const m = typeof v === 'string' ? v.match(/^(\d{1,5}),(\d{1,5})$/) : null;
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new LucidaError('BAD_REQUEST', 'viewport must be "width,height" in pixels');
+    viewport = { width: Number(m[1]), height: Number(m[2]) };
+  }
+  return { format, quality, viewport };
+}

@@ -1,0 +1,57 @@
+/**
+ * Shared pieces of the WADO-RS services (PS3.18 §10.4): resolving the target resource, checking
+ * UIDs, and transfer-syntax negotiation (§8.7.3.5).
+ */
+import type { Request } from 'express';
+import { LucidaError } from '../../core/errors.js';
+import { isValidUid, TS } from '../../core/dicom/index.js';
+import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
+import type { MediaRange } from '../http/media-type.js';
+
+export interface TargetParams { study: string; series?: string; instance?: string }
+
+/** Stored instances of the study/series/instance in the URL; 400 for a malformed UID, 404 when none. */
+export async function resolveTarget(index: InstanceIndex, req: Request<any>): Promise<StoredInstance[]> {
+  const p = req.params as TargetParams;
+  for (const [name, uid] of Object.entries(p)) {
+    if (['study', 'series', 'instance'].includes(name) && uid !== undefined && !isValidUid(uid)) {
+      throw new LucidaError('INVALID_UID', `the ${name} UID in the URL is not a valid UID`);
+    }
+  }
+  const found = await index.findInstances({
+    studyInstanceUID: p.study, seriesInstanceUID: p.series, sopInstanceUID: p.instance,
+  });
+  if (found.length === 0) {
+    const what = p.instance ? 'instance' : p.series ? 'series' : 'study';
+    throw new LucidaError('NOT_FOUND', `no such ${what}`);
+  }
+  return found;
+}
+
+/** Transfer syntaxes this archive can decode to Explicit VR Little Endian. */
+export const TRANSCODABLE_TO_EXPLICIT_LE: ReadonlySet<string> = new Set([
+  TS.ImplicitVRLittleEndian, TS.ExplicitVRLittleEndian, TS.ExplicitVRBigEndian,
+  TS.DeflatedExplicitVRLittleEndian, TS.JPEGBaseline8Bit,
+]);
+
+/**
+ * The transfer syntax to send an instance in for a requested `transfer-syntax` parameter:
+ * '*' = as stored; none = Explicit VR Little Endian (PS3.18 §8.7.3.5.2 default); otherwise that
+ * syntax if it is the stored one, or Explicit VR LE we can transcode to. undefined = cannot.
+ */
+export function deliverableSyntax(stored: string, requested: string | undefined): string | undefined {
+  if (requested === '*') return stored;
+  const want = requested ?? TS.ExplicitVRLittleEndian;
+  if (want === stored) return stored;
+  if (want === TS.ExplicitVRLittleEndian && TRANSCODABLE_TO_EXPLICIT_LE.has(stored)) return want;
+  return undefined;
+}
+
+/** Picks the first acceptable media range (by q) for which `canServe` holds; 406 when none. */
+export function negotiate<T>(ranges: MediaRange[], canServe: (range: MediaRange) => T | undefined, what: string): T {
+  for (const range of ranges) {
+    const choice = canServe(range);
+    if (choice !== undefined) return choice;
+  }
+  throw new LucidaError('NOT_ACCEPTABLE', `cannot produce any of the accepted media types for ${what}`);
+}

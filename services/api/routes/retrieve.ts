@@ -1,0 +1,81 @@
+/**
+ * WADO-RS Retrieve Instances (PS3.18 §10.4.1.1.1): study, series or instance as
+ * multipart/related; type="application/dicom", streamed from the object store one instance at
+ * a time. `transfer-syntax=*` sends what was stored; the default is Explicit VR Little Endian.
+ */
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request, type Response } from 'express';
+import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
+import { toExplicitVRLittleEndian } from '../../core/dicom/index.js';
+import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
+import { mediaRangeMatches, parseAccept, type MediaRange } from '../http/media-type.js';
+import { MultipartWriter } from '../multipart/writer.js';
+import { allow } from '../middleware/auth.js';
+import { deliverableSyntax, negotiate, resolveTarget } from './retrieve-common.js';
+
+interface Choice { multipart: boolean; requested: string | undefined; syntaxes: string[] }
+
+export function retrieveRoutes(deps: { index: InstanceIndex; store: ObjectStore }): Router {
+  const router = Router();
+  const handler = async (req: Request, res: Response) => {
+    const instances = await resolveTarget(deps.index, req);
+    const single = instances.length === 1 && Boolean(req.params.instance);
+    const choice = negotiate(parseAccept(req.get('accept')), (range) => acceptable(range, instances, single), 'DICOM instances');
+
+    if (!choice.multipart) {
+      const [inst] = instances;
+      res.status(200).type(`application/dicom; transfer-syntax=${choice.syntaxes[0]}`);
+      await sendInstance(deps.store, inst, choice.syntaxes[0], res);
+      return;
+    }
+    const writer = new MultipartWriter(res);
+    const uniform = new Set(choice.syntaxes).size === 1 ? `; transfer-syntax=${choice.syntaxes[0]}` : '';
+    res.status(200).setHeader('Content-Type', `multipart/related; type="application/dicom"${uniform}; boundary=${writer.boundary}`);
+    for (let i = 0; i < instances.length; i++) {
+      const inst = instances[i];
+      const ts = choice.syntaxes[i];
+      const body = ts === inst.transferSyntaxUID
+        ? await deps.store.get(inst.objectKey)
+        : await toExplicitVRLittleEndian(await readObject(deps.store, inst.objectKey));
+      await writer.writePart({ 'Content-Type': `application/dicom; transfer-syntax=${ts}` }, body);
+    }
+    await writer.end();
+    res.end();
+  };
+  router.get('/studies/:study', allow('read'), handler);
+  router.get('/studies/:study/series/:series', allow('read'), handler);
+  router.get('/studies/:study/series/:series/instances/:instance', allow('read'), handler);
+  return router;
+}
+
+function acceptable(range: MediaRange, instances: StoredInstance[], single: boolean): Choice | undefined {
+  let multipart: boolean;
+  if (range.essence === 'multipart/related') {
+    const type = (range.params.type ?? 'application/dicom').toLowerCase();
+    if (type !== 'application/dicom') return undefined;
+    multipart = true;
+  } else if (range.essence === 'application/dicom' && single) {
+    multipart = false;
+  } else if (mediaRangeMatches(range, 'multipart/related')) {
+    multipart = true; // */*: the PS3.18 default representation
+  } else {
+    return undefined;
+  }
+  const requested = range.params['transfer-syntax'];
+  const syntaxes: string[] = [];
+  for (const inst of instances) {
+    const ts = deliverableSyntax(inst.transferSyntaxUID, requested);
+    if (!ts) return undefined;
+    syntaxes.push(ts);
+  }
+  return { multipart, requested, syntaxes };
+}
+
+async function sendInstance(store: ObjectStore, inst: StoredInstance, ts: string, res: Response): Promise<void> {
+  if (ts === inst.transferSyntaxUID) {
+    res.setHeader('Content-Length', String(inst.sizeBytes));
+    await pipeline(await store.get(inst.objectKey), res);
+    return;
+  }
+  res.send(await toExplicitVRLittleEndian(await readObject(store, inst.objectKey)));
+}

@@ -1,0 +1,145 @@
+/**
+ * STOW-RS Store Instances (PS3.18 §10.5): POST /studies[/{study}] with
+ * multipart/related; type="application/dicom". The body is streamed part by part: one instance
+ * is in memory at a time (bounded by STOW_MAX_PART_MB), handed to the single ingest path.
+ */
+import { Router, type Request, type Response } from 'express';
+import { LucidaError } from '../../core/errors.js';
+import { isValidUid } from '../../core/dicom/index.js';
+import type { DicomJson } from '../../core/dicom/json.types.js';
+import { TAG } from '../../core/dicom/dictionary.js';
+import { ingestInstance, FailureReason, type IngestDeps, type IngestOutcome } from '../../core/ingest/ingest-instance.js';
+import type { Config } from '../../core/config.js';
+import { parseAccept, parseMediaType, mediaRangeMatches } from '../http/media-type.js';
+import { boundaryFromContentType, readMultipart } from '../multipart/related.js';
+import { allow } from '../middleware/auth.js';
+import type { DicomwebUrls } from '../urls.js';
+
+export function stowRoutes(deps: IngestDeps & { config: Config; urls: DicomwebUrls }): Router {
+  const router = Router();
+  const handler = async (req: Request<{ study?: string }>, res: Response) => {
+    const study = req.params.study;
+    if (study !== undefined && !isValidUid(study)) throw new LucidaError('INVALID_UID', 'the study UID in the URL is not a valid UID');
+    negotiateResponseType(req.get('accept'));
+
+    const ct = parseMediaType(req.get('content-type') ?? '');
+    if (ct.essence !== 'multipart/related') {
+      throw new LucidaError('UNSUPPORTED_MEDIA_TYPE', 'STOW-RS takes multipart/related; type="application/dicom"');
+    }
+    const partType = (ct.params.type ?? 'application/dicom').toLowerCase();
+    if (partType !== 'application/dicom') {
+      throw new LucidaError('UNSUPPORTED_MEDIA_TYPE', `multipart/related type "${partType}" is not supported; use application/dicom`);
+    }
+    const boundary = boundaryFromContentType(ct);
+    const { maxRequestBytes, maxPartBytes, maxParts } = deps.config.stow;
+    const declared = Number(req.get('content-length'));
+    if (Number.isFinite(declared) && declared > maxRequestBytes) {
+      throw new LucidaError('PAYLOAD_TOO_LARGE', `request body over ${maxRequestBytes} bytes`);
+    }
+
+    const outcomes: IngestOutcome[] = [];
+    let interrupted: LucidaError | undefined;
+    try {
+      for await (const part of readMultipart(limitBody(req, maxRequestBytes), boundary, { maxPartBytes, maxParts })) {
+        const type = part.contentType ? parseMediaType(part.contentType).essence : 'application/dicom';
+        if (type !== 'application/dicom') {
+          part.body.resume();
+          outcomes.push({ status: 'failed', reason: FailureReason.CannotUnderstand, comment: `part of type ${type} is not application/dicom` });
+          continue;
+        }
+        const bytes = await readAll(part.body);
+        outcomes.push(await ingestInstance(deps, bytes, { expectedStudyUID: study }));
+      }
+    } catch (err) {
+      if (!(err instanceof LucidaError) || outcomes.length === 0) throw err;
+      // Instances before the broken part are stored and durable: report them, and the break.
+      interrupted = err;
+    }
+    if (outcomes.length === 0) throw new LucidaError('MALFORMED_MULTIPART', 'the request contained no parts');
+
+    for (const o of outcomes) {
+      req.log.info({
+        sopInstanceUID: o.sopInstanceUID, status: o.status,
+        ...(o.status === 'failed' ? { reason: o.reason.toString(16) } : { duplicate: o.duplicate }),
+      }, 'stow instance');
+    }
+    const body = storeResponse(outcomes, deps.urls, study, interrupted);
+    const stored = outcomes.filter((o) => o.status === 'stored');
+    const warned = stored.some((o) => o.status === 'stored' && o.warnings.length > 0);
+    // PS3.18 §10.5.3.1: 200 all stored; 202 some failed or stored with warnings; 409 none stored.
+    const status = stored.length === 0 ? 409 : (stored.length < outcomes.length || warned || interrupted ? 202 : 200);
+    if (interrupted) res.setHeader('Warning', `299 lucida "request interrupted after ${outcomes.length} part(s): ${interrupted.message.replace(/"/g, "'")}"`);
+    res.status(status).type('application/dicom+json').send(JSON.stringify(body));
+  };
+  router.post('/studies', allow('store'), handler);
+  router.post('/studies/:study', allow('store'), handler);
+  return router;
+}
+
+function negotiateResponseType(accept: string | undefined): void {
+  const ranges = parseAccept(accept);
+  const ok = ranges.some((r) => ['application/dicom+json', 'application/json'].some((t) => mediaRangeMatches(r, t)));
+  if (!ok) throw new LucidaError('NOT_ACCEPTABLE', 'STOW-RS responses are application/dicom+json');
+}
+
+async function* limitBody(req: Request, max: number): AsyncGenerator<Buffer> {
+  let seen = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    seen += chunk.length;
+    if (seen > max) throw new LucidaError('PAYLOAD_TOO_LARGE', `request body over ${max} bytes`);
+    yield chunk;
+  }
+}
+
+async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+const ui = (v?: string) => (v ? { vr: 'UI', Value: [v] } : { vr: 'UI' });
+const us = (v: number) => ({ vr: 'US', Value: [v] });
+// PS3.7 (0000,0902) Error Comment: human-readable reason beside each failure or warning code.
+const ERROR_COMMENT = '00000902';
+const lo = (v: string) => ({ vr: 'LO', Value: [v.slice(0, 64)] });
+
+/** Store Instances Response Module (PS3.18 §10.5.3, Table 10.5.3-3) as DICOM JSON. */
+function storeResponse(outcomes: IngestOutcome[], urls: DicomwebUrls, study: string | undefined, interrupted?: LucidaError): DicomJson {
+  const referenced: DicomJson[] = [];
+  const failed: DicomJson[] = [];
+  const studies = new Set<string>();
+  for (const o of outcomes) {
+    if (o.status === 'stored') {
+      studies.add(o.studyInstanceUID);
+      const item: DicomJson = {
+        [TAG.ReferencedSOPClassUID]: ui(o.sopClassUID),
+        [TAG.ReferencedSOPInstanceUID]: ui(o.sopInstanceUID),
+        [TAG.RetrieveURL]: { vr: 'UR', Value: [urls.instance(o.studyInstanceUID, o.seriesInstanceUID, o.sopInstanceUID)] },
+      };
+      if (o.warnings.length) {
+        item[TAG.WarningReason] = us(o.warnings[0].reason);
+        item[ERROR_COMMENT] = lo(o.warnings.map((w) => w.comment).join('; '));
+      }
+      referenced.push(item);
+    } else {
+      failed.push({
+        [TAG.ReferencedSOPClassUID]: ui(o.sopClassUID),
+        [TAG.ReferencedSOPInstanceUID]: ui(o.sopInstanceUID),
+        [TAG.FailureReason]: us(o.reason),
+        [ERROR_COMMENT]: lo(o.comment),
+      });
+    }
+  }
+  if (interrupted) {
+    failed.push({
+      [TAG.ReferencedSOPClassUID]: ui(), [TAG.ReferencedSOPInstanceUID]: ui(),
+      [TAG.FailureReason]: us(FailureReason.CannotUnderstand), [ERROR_COMMENT]: lo(interrupted.message),
+    });
+  }
+  const target = study ?? (studies.size === 1 ? [...studies][0] : undefined);
+  const body: DicomJson = {};
+  if (target && referenced.length) body[TAG.RetrieveURL] = { vr: 'UR', Value: [urls.study(target)] };
+  if (failed.length) body[TAG.FailedSOPSequence] = { vr: 'SQ', Value: failed };
+  if (referenced.length) body[TAG.ReferencedSOPSequence] = { vr: 'SQ', Value: referenced };
+  return body;
+}

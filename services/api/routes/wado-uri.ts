@@ -1,0 +1,69 @@
+/**
+ * WADO-URI (PS3.18 §9): GET ?requestType=WADO&studyUID=&seriesUID=&objectUID=[&contentType=]
+ * for older EPR integrations. application/dicom returns the object (transferSyntax honoured as in
+ * WADO-RS); image/jpeg (the default for images, §9.1.2.1.?) and image/png return a rendering.
+ */
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request, type Response } from 'express';
+import { LucidaError } from '../../core/errors.js';
+import { isValidUid, renderFrame, toExplicitVRLittleEndian } from '../../core/dicom/index.js';
+import type { InstanceIndex } from '../../core/index/port.js';
+import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
+import { allow } from '../middleware/auth.js';
+import { deliverableSyntax } from './retrieve-common.js';
+
+export function wadoUriRoutes(deps: { index: InstanceIndex; store: ObjectStore }): Router {
+  const router = Router();
+  router.get('/wado', allow('read'), async (req: Request, res: Response) => {
+    const q = (name: string): string | undefined => {
+      const v = req.query[name];
+      if (v !== undefined && typeof v !== 'string') throw new LucidaError('BAD_REQUEST', `${name} may be given once`);
+      return v;
+    };
+    if (q('requestType') !== 'WADO') throw new LucidaError('BAD_REQUEST', 'requestType must be WADO');
+    const uids = { studyUID: q('studyUID'), seriesUID: q('seriesUID'), objectUID: q('objectUID') };
+    for (const [name, v] of Object.entries(uids)) {
+      if (!v) throw new LucidaError('BAD_REQUEST', `${name} is required`);
+      if (!isValidUid(v)) throw new LucidaError('INVALID_UID', `${name} is not a valid UID`);
+    }
+    const [inst] = await deps.index.findInstances({
+      studyInstanceUID: uids.studyUID!, seriesInstanceUID: uids.seriesUID, sopInstanceUID: uids.objectUID,
+    });
+    if (!inst) throw new LucidaError('NOT_FOUND', 'no such object');
+    const isImage = inst.metadata['7FE00010'] !== undefined;
+    const contentType = (q('contentType') ?? (isImage ? 'image/jpeg' : 'application/dicom')).split(',')[0].trim().toLowerCase();
+
+    if (contentType === 'application/dicom') {
+      const ts = deliverableSyntax(inst.transferSyntaxUID, q('transferSyntax') ?? '*');
+      if (!ts) throw new LucidaError('NOT_ACCEPTABLE', 'the object cannot be sent in that transfer syntax');
+      res.status(200).type('application/dicom');
+      if (ts === inst.transferSyntaxUID) {
+        res.setHeader('Content-Length', String(inst.sizeBytes));
+        await pipeline(await deps.store.get(inst.objectKey), res);
+      } else {
+        res.send(await toExplicitVRLittleEndian(await readObject(deps.store, inst.objectKey)));
+      }
+      return;
+    }
+    if (contentType !== 'image/jpeg' && contentType !== 'image/png') {
+      throw new LucidaError('NOT_ACCEPTABLE', 'contentType must be application/dicom, image/jpeg or image/png');
+    }
+    if (!isImage) throw new LucidaError('NOT_ACCEPTABLE', 'this object has no pixel data to render');
+    const size = (name: string) => {
+      const v = q(name);
+      if (v === undefined) return undefined;
+      if (!/^\d{1,5}$/.test(v) || Number(v) < 1) throw new LucidaError('BAD_REQUEST', `${name} must be a positive integer`);
+      return Number(v);
+    };
+    const rows = size('rows');
+    const columns = size('columns');
+    const frame = size('frameNumber') ?? 1;
+    const quality = size('imageQuality') ?? 90;
+    if (quality > 100) throw new LucidaError('BAD_REQUEST', 'imageQuality must be 1..100');
+    const viewport = rows || columns ? { width: columns ?? 65535, height: rows ?? 65535 } : undefined;
+    const image = await renderFrame(await readObject(deps.store, inst.objectKey), frame,
+      { format: contentType === 'image/png' ? 'png' : 'jpeg', quality, viewport });
+    res.status(200).type(contentType).send(image);
+  });
+  return router;
+}

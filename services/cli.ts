@@ -1,0 +1,118 @@
+/**
+ * lucida <command>
+ *   all      API and worker in one process (npm start); embedded Postgres unless DATABASE_URL
+ *   serve    API role only          worker   worker role only        migrate  apply migrations
+ *   token    --role <role> [--patient <id>] [--sub <user>] [--ttl <seconds>]: print a bearer token
+ *            signed with the local key (embedded default only)
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from './core/config.js';
+import { loadOrCreateLocalKey, signLocalToken } from './core/auth/tokens.js';
+import { ROLES, isRole } from './core/auth/principal.js';
+import { createLogger } from './core/logger.js';
+import { createPool, migrate, startEmbeddedPostgres } from './core/index/database.js';
+import { startRuntime, type Role } from './runtime.js';
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'all', ...rest] = argv;
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`lucida: configuration error: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  switch (command) {
+    case 'all': return run(config, ['api', 'worker']);
+    case 'serve': return run(config, ['api']);
+    case 'worker': return run(config, ['worker']);
+    case 'migrate': return runMigrate(config);
+    case 'token': return printToken(config, rest);
+    default:
+      console.error(`lucida: unknown command "${command}" (all | serve | worker | migrate | token)`);
+      process.exit(2);
+  }
+}
+
+async function run(config: Config, roles: Role[]): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const runtime = await startRuntime(config, log, roles);
+  if (runtime.url) {
+    const base = config.publicBaseUrl;
+    console.log([
+      '',
+      `Lucida is running (${roles.join(' + ')}).`,
+      `  DICOMweb base URL:  ${base}/dicomweb   (QIDO-RS, WADO-RS, STOW-RS)`,
+      `  WADO-URI:           ${base}/wado?requestType=WADO&...`,
+      `  Health:             ${base}/healthz  ${base}/readyz`,
+      config.auth.jwksUrl
+        ? `  Tokens:             from your OpenID provider (${config.auth.issuer})`
+        : '  Get a token:        npm run token -- --role clinician   (roles: ' + ROLES.join(', ') + ')',
+      `  Data:               ${config.dataDir}`,
+      '',
+    ].join('\n'));
+  }
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    if (signals++) process.exit(1);
+    log.info({ signal }, 'shutting down');
+    runtime.stop().then(() => process.exit(0), (err) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function runMigrate(config: Config): Promise<void> {
+  const embedded = config.databaseUrl ? undefined
+    : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
+  const pool = createPool(config.databaseUrl ?? embedded!.url, 2);
+  try {
+    const applied = await migrate(pool);
+    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+  } finally {
+    await pool.end();
+    await embedded?.stop();
+  }
+}
+
+async function printToken(config: Config, args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      role: { type: 'string', multiple: true },
+      patient: { type: 'string' },
+      sub: { type: 'string' },
+      ttl: { type: 'string' },
+    },
+  });
+  const roles = values.role ?? [];
+  if (!roles.length || !roles.every(isRole)) {
+    console.error(`usage: npm run token -- --role <${ROLES.join('|')}> [--patient <PatientID>] [--sub <user>] [--ttl <seconds>]`);
+    process.exit(2);
+  }
+  if (config.auth.jwksUrl) {
+    console.error('lucida: AUTH_JWKS_URL is set: tokens come from the OpenID provider, not from this command');
+    process.exit(2);
+  }
+  const ttl = values.ttl ? Number(values.ttl) : undefined;
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) {
+    console.error('lucida: --ttl must be a positive number of seconds');
+    process.exit(2);
+  }
+  const key = await loadOrCreateLocalKey(config.dataDir);
+  const token = await signLocalToken(key, config.auth, {
+    subject: values.sub ?? `local-${roles[0]}`, roles, patientId: values.patient, ttlSeconds: ttl,
+  });
+  console.log(token);
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  console.error('lucida: failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,150 @@
+/**
+ * ingestInstance: the ONE place that validates, stores and indexes a DICOM instance. STOW-RS
+ * calls it now; the photo converter and DIMSE C-STORE will call it too.
+ *
+ * Two-phase store (STYLE.md, after Microsoft's DICOM server):
+ *   1. reserve the SOP Instance UID with a 'pending' index row (detects duplicates and races),
+ *   2. write the object (atomic and fsynced by the store),
+ *   3. in one statement upsert patient/study/series and mark the instance 'stored'.
+ * Any failure undoes what was done, so a failure leaves neither an orphan object nor a half row.
+ * A crash between 1 and 3 leaves a pending row, which names its object: reconciliation removes both.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { parsePart10, isStorageSopClass, type ParsedInstance } from '../dicom/index.js';
+import { isLucidaError } from '../errors.js';
+import type { InstanceIndex } from '../index/port.js';
+import { objectKeys, type ObjectStore } from '../storage/object-store.js';
+
+/** PS3.18 Table 10.5.3-2 / PS3.4 B.2.3 status codes used in Store Instances responses. */
+export const FailureReason = {
+  ProcessingFailure: 0x0110,
+  DuplicateSopInstance: 0x0111,
+  SopClassNotSupported: 0x0122,
+  OutOfResources: 0xa700,
+  DataSetDoesNotMatchSopClass: 0xa900,
+  CannotUnderstand: 0xc000,
+} as const;
+
+export const WarningReason = {
+  CoercionOfDataElements: 0xb000,
+  ElementsDiscarded: 0xb006,
+  DataSetDoesNotMatchSopClass: 0xb007,
+} as const;
+
+export interface IngestDeps {
+  index: InstanceIndex;
+  store: ObjectStore;
+  log: Logger;
+  /** A pending row older than this is taken to be abandoned by a crashed request. */
+  pendingTimeoutSeconds: number;
+}
+
+export interface IngestOptions {
+  /** Target study of STOW-RS `/studies/{uid}`: instances of other studies are refused (PS3.18 §10.5.1). */
+  expectedStudyUID?: string;
+}
+
+export type IngestOutcome =
+  | {
+    status: 'stored';
+    sopClassUID: string; sopInstanceUID: string; studyInstanceUID: string; seriesInstanceUID: string;
+    /** True when an identical instance was already stored: nothing was written. */
+    duplicate: boolean;
+    warnings: { reason: number; comment: string }[];
+  }
+  | {
+    status: 'failed';
+    sopClassUID?: string; sopInstanceUID?: string;
+    reason: number; comment: string;
+  };
+
+export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: IngestOptions = {}): Promise<IngestOutcome> {
+  let parsed: ParsedInstance;
+  try {
+    parsed = parsePart10(bytes);
+  } catch (err) {
+    if (isLucidaError(err)) return { status: 'failed', reason: FailureReason.CannotUnderstand, comment: err.message };
+    throw err;
+  }
+  const ids = { sopClassUID: parsed.sopClassUID, sopInstanceUID: parsed.sopInstanceUID };
+  const fail = (reason: number, comment: string): IngestOutcome => ({ status: 'failed', ...ids, reason, comment });
+
+  if (opts.expectedStudyUID && parsed.studyInstanceUID !== opts.expectedStudyUID) {
+    return fail(FailureReason.DataSetDoesNotMatchSopClass,
+      `StudyInstanceUID ${parsed.studyInstanceUID} does not match the target study ${opts.expectedStudyUID}`);
+  }
+  const warnings: { reason: number; comment: string }[] = [];
+  if (!isStorageSopClass(parsed.sopClassUID)) {
+    warnings.push({
+      reason: WarningReason.DataSetDoesNotMatchSopClass,
+      comment: `SOP Class ${parsed.sopClassUID} is not a storage SOP class known to this archive; stored as received`,
+    });
+  }
+
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const pending = {
+    sopInstanceUID: parsed.sopInstanceUID,
+    sopClassUID: parsed.sopClassUID,
+    studyInstanceUID: parsed.studyInstanceUID,
+    seriesInstanceUID: parsed.seriesInstanceUID,
+    transferSyntaxUID: parsed.transferSyntaxUID,
+    objectKey: objectKeys.instance(parsed.studyInstanceUID, parsed.seriesInstanceUID, parsed.sopInstanceUID),
+    sizeBytes: bytes.length,
+    sha256,
+  };
+  const stored = (duplicate: boolean): IngestOutcome => ({
+    status: 'stored', ...ids,
+    studyInstanceUID: parsed.studyInstanceUID, seriesInstanceUID: parsed.seriesInstanceUID,
+    duplicate, warnings,
+  });
+
+  // Phase 1: claim the UID.
+  const reservation = await deps.index.reservePending(pending);
+  if (!reservation.reserved) {
+    const existing = reservation.existing;
+    if (existing.status === 'stored') {
+      if (existing.sha256 === sha256) return stored(true); // idempotent re-send
+      return fail(FailureReason.DuplicateSopInstance,
+        'a different object is already stored under this SOP Instance UID; instances are immutable');
+    }
+    const ageSeconds = (Date.now() - existing.receivedAt.getTime()) / 1000;
+    if (ageSeconds < deps.pendingTimeoutSeconds || !(await deps.index.replacePending(pending))) {
+      return fail(FailureReason.ProcessingFailure, 'this SOP Instance is being stored by another request; retry later');
+    }
+  }
+
+  // Phase 2: the object.
+  try {
+    await deps.store.put(pending.objectKey, bytes);
+  } catch (err) {
+    deps.log.error({ err, sopInstanceUID: pending.sopInstanceUID }, 'object store write failed');
+    await deps.index.deletePending(pending.sopInstanceUID).catch(() => {});
+    return fail(FailureReason.OutOfResources, 'the archive could not write the object');
+  }
+
+  // Phase 3: index it.
+  try {
+    const result = await deps.index.commitStored(pending.sopInstanceUID, parsed.metadata);
+    if (result.committed) return stored(false);
+    if (result.reason === 'not-pending') {
+      // Another request took the row over (and owns the object at this key now): touch nothing.
+      return fail(FailureReason.ProcessingFailure, 'the pending store was taken over by another request; retry later');
+    }
+    await undo(deps, pending.sopInstanceUID, pending.objectKey);
+    const comment = result.reason === 'patient-mismatch'
+      ? 'the study is already stored under a different patient (PatientID/IssuerOfPatientID)'
+      : 'the series is already stored under a different study';
+    return fail(FailureReason.DataSetDoesNotMatchSopClass, comment);
+  } catch (err) {
+    deps.log.error({ err, sopInstanceUID: pending.sopInstanceUID }, 'index commit failed');
+    await undo(deps, pending.sopInstanceUID, pending.objectKey);
+    return fail(FailureReason.ProcessingFailure, 'the archive could not index the instance');
+  }
+}
+
+async function undo(deps: IngestDeps, sopInstanceUID: string, objectKey: string): Promise<void> {
+  // Object first: a pending row without an object is harmless; an object without a row is an orphan.
+  await deps.store.delete(objectKey).catch((err) => deps.log.error({ err, sopInstanceUID }, 'undo: delete object failed'));
+  await deps.index.deletePending(sopInstanceUID).catch((err) => deps.log.error({ err, sopInstanceUID }, 'undo: delete row failed'));
+}

@@ -1,0 +1,35 @@
+/**
+ * Reconciliation of abandoned stores: a 'pending' index row older than PENDING_TIMEOUT_SECONDS
+ * belongs to a request that died (crash, kill, lost database) between writing the object and
+ * committing the index. Its client never received a 200, so both the object and the row go.
+ */
+import type { Logger } from 'pino';
+import type { PostgresPendingRows } from '../core/index/postgres-pending.js';
+import type { ObjectStore } from '../core/storage/object-store.js';
+
+export interface ReconcileReport { examined: number; objectsRemoved: number; rowsRemoved: number }
+
+export async function reconcilePending(deps: {
+  pending: PostgresPendingRows; store: ObjectStore; log: Logger; olderThanSeconds: number;
+}): Promise<ReconcileReport> {
+  const report: ReconcileReport = { examined: 0, objectsRemoved: 0, rowsRemoved: 0 };
+  for (;;) {
+    const batch = await deps.pending.listStale(deps.olderThanSeconds, 500);
+    if (batch.length === 0) break;
+    let progressed = false;
+    for (const p of batch) {
+      report.examined++;
+      if (await deps.store.exists(p.objectKey)) {
+        await deps.store.delete(p.objectKey);
+        report.objectsRemoved++;
+      }
+      if (await deps.pending.deleteIfUnchanged(p)) {
+        report.rowsRemoved++;
+        progressed = true;
+      }
+    }
+    if (!progressed) break;
+  }
+  deps.log.info({ ...report }, 'reconciled abandoned stores');
+  return report;
+}
