@@ -1,0 +1,97 @@
+import {
+  firstInteger, firstNumber, firstPersonName, firstString, isValidDateTime, normalizeDate, normalizeDateTime,
+  normalizeDateTimeUpper, normalizeTime, normalizeTimeUpper, personNameText, pnSearchKey, pnWordPrefixes, pnWords,
+} from './normalize.js';
+
+describe('time, date and datetime normal forms', () => {
+  it.each([
+    ['10', '100000.000000', '105959.999999'],
+    ['1030', '103000.000000', '103059.999999'],
+    ['103015', '103015.000000', '103015.999999'],
+    ['103015.5', '103015.500000', '103015.599999'],
+    ['103015.123456', '103015.123456', '103015.123456'],
+    ['10:30:15', '103015.000000', '103015.999999'], // ACR-NEMA form in old objects
+    [' 0930 ', '093000.000000', '093059.999999'],
+  ])('TM %j → %s .. %s', (tm, lower, upper) => {
+    expect(normalizeTime(tm)).toBe(lower);
+    expect(normalizeTimeUpper(tm)).toBe(upper);
+  });
+
+  it('rejects what is not a TM', () => {
+    for (const tm of ['', '24', '1060', '10306', 'ab', '1030.', '103015.1234567']) expect(normalizeTime(tm)).toBeNull();
+    expect(normalizeTime(undefined)).toBeNull();
+  });
+
+  it('keeps DA as YYYYMMDD, accepting the ACR-NEMA dotted form', () => {
+    expect(normalizeDate('20240110')).toBe('20240110');
+    expect(normalizeDate('2024.01.10')).toBe('20240110');
+    expect(normalizeDate('2024-01-10')).toBeNull();
+    expect(normalizeDate('20241310')).toBeNull();
+    expect(normalizeDate(undefined)).toBeNull();
+  });
+
+  it.each([
+    ['2024', '20240101000000.000000', '20241231235959.999999'],
+    ['202402', '20240201000000.000000', '20240231235959.999999'],
+    ['2024011009', '20240110090000.000000', '20240110095959.999999'],
+    ['20240110093015.25+0100', '20240110093015.250000', '20240110093015.259999'],
+  ])('DT %j → %s .. %s (offset dropped)', (dt, lower, upper) => {
+    expect(normalizeDateTime(dt)).toBe(lower);
+    expect(normalizeDateTimeUpper(dt)).toBe(upper);
+  });
+
+  it('accepts UTC offsets from -1200 to +1400 only', () => {
+    expect(isValidDateTime('2024-1200')).toBe(true);
+    expect(isValidDateTime('2024+1400')).toBe(true);
+    expect(isValidDateTime('2024-1300')).toBe(false);
+    expect(isValidDateTime('2024-2025')).toBe(false);
+  });
+});
+
+describe('person names', () => {
+  it('search key: upper-cased Alphabetic group without trailing empty components', () => {
+    expect(pnSearchKey({ Alphabetic: 'Smith^John^^' })).toBe('SMITH^JOHN');
+    expect(pnSearchKey('Yamada^Tarou=山田^太郎=やまだ^たろう')).toBe('YAMADA^TAROU');
+    expect(pnSearchKey({ Alphabetic: 'Müller^Jürgen' })).toBe('MÜLLER^JÜRGEN');
+    expect(pnSearchKey({ Ideographic: '山田^太郎' })).toBeNull();
+    expect(pnSearchKey({ Alphabetic: '^^' })).toBeNull();
+    expect(pnSearchKey(undefined)).toBeNull();
+  });
+
+  it('words and word prefixes for fuzzy matching', () => {
+    expect(pnWords('Smith-Jones^Anna Marie')).toEqual(['SMITH', 'JONES', 'ANNA', 'MARIE']);
+    expect(pnWordPrefixes({ Alphabetic: 'Smith^Jo' })).toEqual(['J', 'JO', 'S', 'SM', 'SMI', 'SMIT', 'SMITH']);
+    expect(pnWordPrefixes({ Alphabetic: 'Öz^' })).toEqual(['Ö', 'ÖZ']);
+    expect(pnWordPrefixes(undefined)).toEqual([]);
+  });
+
+  it('display text joins the groups', () => {
+    expect(personNameText({ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎' })).toBe('Yamada^Tarou=山田^太郎');
+    expect(personNameText({ Alphabetic: 'Smith' })).toBe('Smith');
+    expect(personNameText({})).toBeNull();
+  });
+});
+
+describe('reading DICOM JSON values', () => {
+  const json = {
+    '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Smith^John' }] },
+    '00200013': { vr: 'IS', Value: ['12'] },
+    '00280010': { vr: 'US', Value: [480] },
+    '00101030': { vr: 'DS', Value: [72.5] },
+    '00080050': { vr: 'SH', Value: [''] },
+    '00080020': { vr: 'DA' },
+    '00201209': { vr: 'IS', Value: [3_000_000_000] },
+  };
+  it('firstString / firstNumber / firstInteger / firstPersonName', () => {
+    expect(firstString(json, '00200013')).toBe('12');
+    expect(firstString(json, '00280010')).toBe('480');
+    expect(firstString(json, '00080050')).toBeUndefined();
+    expect(firstString(json, '00080020')).toBeUndefined();
+    expect(firstNumber(json, '00200013')).toBe(12);
+    expect(firstNumber(json, '00101030')).toBe(72.5);
+    expect(firstInteger(json, '00101030')).toBeUndefined();
+    expect(firstInteger(json, '00201209')).toBeUndefined(); // beyond a Postgres integer
+    expect(firstPersonName(json, '00100010')).toEqual({ Alphabetic: 'Smith^John' });
+    expect(firstPersonName(json, '00100020')).toBeUndefined();
+  });
+});

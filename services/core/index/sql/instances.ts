@@ -1,0 +1,61 @@
+/** SQL for the instance rows of the two-phase store and for WADO-RS lookups. */
+import type { InstanceFilter, PendingInstance } from '../port.js';
+import { Params, type SqlStatement } from './statement.js';
+
+/** Phase 1: claims the SOP Instance UID; returns one row (`pk`) only if this call inserted it. */
+export function reservePendingSql(p: PendingInstance): SqlStatement {
+  return {
+    text: `INSERT INTO instances (sop_uid, status, study_uid, series_uid, sop_class_uid, transfer_syntax_uid,
+                                  object_key, size_bytes, sha256)
+           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (sop_uid) DO NOTHING
+           RETURNING pk`,
+    values: [p.sopInstanceUID, p.studyInstanceUID, p.seriesInstanceUID, p.sopClassUID, p.transferSyntaxUID,
+      p.objectKey, p.sizeBytes, p.sha256],
+  };
+}
+
+/** The row that holds a SOP Instance UID, pending or stored. */
+export function existingInstanceSql(sopInstanceUID: string): SqlStatement {
+  return {
+    text: `SELECT status, sha256, object_key, study_uid, series_uid, sop_class_uid, received_at
+           FROM instances WHERE sop_uid = $1`,
+    values: [sopInstanceUID],
+  };
+}
+
+/** Points a still-pending row at a new object (a retry after a failed or crashed request). */
+export function replacePendingSql(p: PendingInstance): SqlStatement {
+  return {
+    text: `UPDATE instances
+           SET study_uid = $2, series_uid = $3, sop_class_uid = $4, transfer_syntax_uid = $5,
+               object_key = $6, size_bytes = $7, sha256 = $8, received_at = now(), updated_at = now()
+           WHERE sop_uid = $1 AND status = 'pending'
+           RETURNING pk`,
+    values: [p.sopInstanceUID, p.studyInstanceUID, p.seriesInstanceUID, p.sopClassUID, p.transferSyntaxUID,
+      p.objectKey, p.sizeBytes, p.sha256],
+  };
+}
+
+/** Removes a pending row (never a stored one). */
+export function deletePendingSql(sopInstanceUID: string): SqlStatement {
+  return { text: `DELETE FROM instances WHERE sop_uid = $1 AND status = 'pending'`, values: [sopInstanceUID] };
+}
+
+/** Stored instances of a study (optionally one series / one instance), by series then instance number. */
+export function findInstancesSql(filter: InstanceFilter): SqlStatement {
+  const params = new Params();
+  const where = [`st.study_uid = ${params.add(filter.studyInstanceUID)}`, `i.status = 'stored'`];
+  if (filter.seriesInstanceUID !== undefined) where.push(`se.series_uid = ${params.add(filter.seriesInstanceUID)}`);
+  if (filter.sopInstanceUID !== undefined) where.push(`i.sop_uid = ${params.add(filter.sopInstanceUID)}`);
+  return {
+    text: `SELECT st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid, i.transfer_syntax_uid, i.object_key,
+                  i.size_bytes, i.sha256, i.number_of_frames, i.metadata
+           FROM studies st
+           JOIN instances i ON i.study_fk = st.pk
+           JOIN series se ON se.pk = i.series_fk
+           WHERE ${where.join(' AND ')}
+           ORDER BY se.series_number NULLS LAST, se.pk, i.instance_number NULLS LAST, i.pk`,
+    values: params.values,
+  };
+}
