@@ -22,7 +22,11 @@ export interface Config {
     /** Remote JWKS of the hospital's OpenID provider; when absent a local signing key under dataDir/keys is used. */
     jwksUrl?: string;
   };
-  stow: { maxPartBytes: number; maxRequestBytes: number; maxParts: number };
+  stow: {
+    maxPartBytes: number; maxRequestBytes: number; maxParts: number;
+    /** Instances of one request stored concurrently, and the most bytes they may hold in memory. */
+    ingestConcurrency: number; ingestWindowBytes: number;
+  };
   qido: { defaultLimit: number; maxLimit: number };
   /** Seconds after which a 'pending' instance row is considered abandoned by its request. */
   pendingTimeoutSeconds: number;
@@ -84,6 +88,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxPartBytes: int(env, 'STOW_MAX_PART_MB', 256, 1) * MiB,
       maxRequestBytes: int(env, 'STOW_MAX_REQUEST_MB', 16384, 1) * MiB,
       maxParts: int(env, 'STOW_MAX_PARTS', 10000, 1),
+      ingestConcurrency: int(env, 'STOW_INGEST_CONCURRENCY', 4, 1),
+      ingestWindowBytes: int(env, 'STOW_INGEST_WINDOW_MB', 32, 1) * MiB,
     },
     qido: {
       defaultLimit: int(env, 'QIDO_DEFAULT_LIMIT', 100, 1),

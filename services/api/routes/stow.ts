@@ -37,8 +37,13 @@ export function stowRoutes(deps: IngestDeps & { config: Config; urls: DicomwebUr
       throw new LucidaError('PAYLOAD_TOO_LARGE', `request body over ${maxRequestBytes} bytes`);
     }
 
+    // Parts are read in order; up to `ingestConcurrency` of them (and at most `ingestWindowBytes`
+    // of their bytes) are ingested at once, so reading the next part overlaps storing this one.
     const outcomes: IngestOutcome[] = [];
+    const active = new Set<Promise<void>>();
+    let activeBytes = 0;
     let interrupted: LucidaError | undefined;
+    const { ingestConcurrency, ingestWindowBytes } = deps.config.stow;
     try {
       for await (const part of readMultipart(limitBody(req, maxRequestBytes), boundary, { maxPartBytes, maxParts })) {
         const type = part.contentType ? parseMediaType(part.contentType).essence : 'application/dicom';
@@ -48,13 +53,24 @@ export function stowRoutes(deps: IngestDeps & { config: Config; urls: DicomwebUr
           continue;
         }
         const bytes = await readAll(part.body);
-        outcomes.push(await ingestInstance(deps, bytes, { expectedStudyUID: study }));
+        const slot = outcomes.length;
+        outcomes.push(undefined as unknown as IngestOutcome); // filled when its ingest settles
+        while (active.size >= ingestConcurrency || (active.size > 0 && activeBytes + bytes.length > ingestWindowBytes)) {
+          await Promise.race(active);
+        }
+        activeBytes += bytes.length;
+        const task: Promise<void> = ingestSafely(deps, bytes, study, req)
+          .then((o) => { outcomes[slot] = o; })
+          .finally(() => { activeBytes -= bytes.length; active.delete(task); });
+        active.add(task);
       }
     } catch (err) {
+      await Promise.all(active);
       if (!(err instanceof LucidaError) || outcomes.length === 0) throw err;
       // Instances before the broken part are stored and durable: report them, and the break.
       interrupted = err;
     }
+    await Promise.all(active);
     if (outcomes.length === 0) throw new LucidaError('MALFORMED_MULTIPART', 'the request contained no parts');
 
     for (const o of outcomes) {
@@ -74,6 +90,16 @@ export function stowRoutes(deps: IngestDeps & { config: Config; urls: DicomwebUr
   router.post('/studies', allow('store'), handler);
   router.post('/studies/:study', allow('store'), handler);
   return router;
+}
+
+/** ingestInstance, with an unexpected error (e.g. the database went away) reported as this instance's failure. */
+async function ingestSafely(deps: IngestDeps, bytes: Buffer, study: string | undefined, req: Request): Promise<IngestOutcome> {
+  try {
+    return await ingestInstance(deps, bytes, { expectedStudyUID: study });
+  } catch (err) {
+    req.log.error({ err }, 'ingest failed');
+    return { status: 'failed', reason: FailureReason.ProcessingFailure, comment: 'the archive could not store the instance; retry later' };
+  }
 }
 
 function negotiateResponseType(accept: string | undefined): void {
