@@ -2,6 +2,8 @@
  * Reconciliation of abandoned stores: a 'pending' index row older than PENDING_TIMEOUT_SECONDS
  * belongs to a request that died (crash, kill, lost database) between writing the object and
  * committing the index. Its client never received a 200, so both the object and the row go.
+ * The object key is unique to that attempt (objectKeys.instance), so deleting it cannot touch the
+ * object of a request that has since taken the SOP Instance UID over.
  */
 import type { Logger } from 'pino';
 import type { PostgresPendingRows } from '../core/index/postgres-pending.js';
@@ -23,7 +25,7 @@ export async function reconcilePending(deps: {
         await deps.store.delete(p.objectKey);
         report.objectsRemoved++;
       }
-      if (await deps.pending.deleteIfUnchanged(p)) {
+      if (await deps.pending.deleteIfStillStale(p, deps.olderThanSeconds)) {
         report.rowsRemoved++;
         progressed = true;
       }

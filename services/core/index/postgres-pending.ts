@@ -4,25 +4,29 @@
  */
 import type pg from 'pg';
 
-export interface StalePending { sopInstanceUID: string; objectKey: string; receivedAt: Date }
+export interface StalePending { pk: string; sopInstanceUID: string; objectKey: string }
 
 export class PostgresPendingRows {
   constructor(private readonly pool: pg.Pool) {}
 
   async listStale(olderThanSeconds: number, limit: number): Promise<StalePending[]> {
     const { rows } = await this.pool.query(
-      `SELECT sop_uid, object_key, received_at FROM instances
+      `SELECT pk, sop_uid, object_key FROM instances
         WHERE status = 'pending' AND received_at < now() - make_interval(secs => $1)
         ORDER BY received_at LIMIT $2`,
       [olderThanSeconds, limit]);
-    return rows.map((r) => ({ sopInstanceUID: r.sop_uid, objectKey: r.object_key, receivedAt: r.received_at }));
+    return rows.map((r) => ({ pk: String(r.pk), sopInstanceUID: r.sop_uid, objectKey: r.object_key }));
   }
 
-  /** Deletes the row only if it is still the same abandoned pending row (not taken over since). */
-  async deleteIfUnchanged(p: StalePending): Promise<boolean> {
+  /**
+   * Deletes the row only if it is still the same stale pending attempt: a request that took it over
+   * (replacePending) has a new object key and received_at, and its row must stay.
+   */
+  async deleteIfStillStale(p: StalePending, olderThanSeconds: number): Promise<boolean> {
     const { rowCount } = await this.pool.query(
-      `DELETE FROM instances WHERE sop_uid = $1 AND status = 'pending' AND received_at = $2`,
-      [p.sopInstanceUID, p.receivedAt]);
+      `DELETE FROM instances
+        WHERE pk = $1 AND object_key = $3 AND status = 'pending' AND received_at < now() - make_interval(secs => $2)`,
+      [p.pk, olderThanSeconds, p.objectKey]);
     return rowCount === 1;
   }
 }

@@ -9,7 +9,7 @@
  * Any failure undoes what was done, so a failure leaves neither an orphan object nor a half row.
  * A crash between 1 and 3 leaves a pending row, which names its object: reconciliation removes both.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { parsePart10, isStorageSopClass, type ParsedInstance } from '../dicom/index.js';
 import { isLucidaError } from '../errors.js';
@@ -89,7 +89,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     studyInstanceUID: parsed.studyInstanceUID,
     seriesInstanceUID: parsed.seriesInstanceUID,
     transferSyntaxUID: parsed.transferSyntaxUID,
-    objectKey: objectKeys.instance(parsed.studyInstanceUID, parsed.seriesInstanceUID, parsed.sopInstanceUID),
+    objectKey: objectKeys.instance(parsed.studyInstanceUID, parsed.seriesInstanceUID, parsed.sopInstanceUID, randomBytes(6).toString('hex')),
     sizeBytes: bytes.length,
     sha256,
   };
@@ -112,6 +112,9 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     if (ageSeconds < deps.pendingTimeoutSeconds || !(await deps.index.replacePending(pending))) {
       return fail(FailureReason.ProcessingFailure, 'this SOP Instance is being stored by another request; retry later');
     }
+    // Taken over from an abandoned attempt: its object (under its own key) is garbage now.
+    await deps.store.delete(existing.objectKey).catch((err) =>
+      deps.log.warn({ err, sopInstanceUID: pending.sopInstanceUID }, 'could not delete abandoned object'));
   }
 
   // Phase 2: the object.
@@ -128,7 +131,8 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     const result = await deps.index.commitStored(pending.sopInstanceUID, parsed.metadata);
     if (result.committed) return stored(false);
     if (result.reason === 'not-pending') {
-      // Another request took the row over (and owns the object at this key now): touch nothing.
+      // Another request took the row over: our object is garbage, their row is theirs.
+      await deps.store.delete(pending.objectKey).catch(() => {});
       return fail(FailureReason.ProcessingFailure, 'the pending store was taken over by another request; retry later');
     }
     await undo(deps, pending.sopInstanceUID, pending.objectKey);

@@ -35,8 +35,12 @@ export async function readObject(store: ObjectStore, key: string): Promise<Buffe
   return Buffer.concat(chunks);
 }
 
-/** Object keys: one place decides the layout. UIDs are validated before they get here. */
+/**
+ * Object keys: one place decides the layout. UIDs are validated before they get here.
+ * An instance key carries a random suffix per store attempt, so an abandoned attempt's object is
+ * never the same object as a later attempt's: reconciliation can delete it without a race.
+ */
 export const objectKeys = {
-  instance: (study: string, series: string, sop: string) => `instances/${study}/${series}/${sop}.dcm`,
+  instance: (study: string, series: string, sop: string, attempt: string) => `instances/${study}/${series}/${sop}.${attempt}.dcm`,
   derivative: (sop: string, variant: string) => `derived/${sop}/${variant}`,
 };

@@ -1,0 +1,51 @@
+/**
+ * The one-command start: `lucida all` on embedded defaults prints its URLs, serves, issues tokens
+ * with `lucida token`, and on SIGTERM finishes, stops the queue and the embedded Postgres, exit 0.
+ */
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import request from 'supertest';
+import { freePort } from '../helpers/net.js';
+
+const run = promisify(execFile);
+
+describe('lucida CLI', () => {
+  let dataDir: string;
+  beforeAll(async () => { dataDir = await mkdtemp(path.join(os.tmpdir(), 'lucida-cli-')); });
+  afterAll(async () => { await rm(dataDir, { recursive: true, force: true }); });
+
+  it('starts API + worker on embedded defaults, serves with a CLI token, and shuts down cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const env = { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'warn' };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli.ts', 'all'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => { out += c; });
+    child.stderr.on('data', (c) => { out += c; });
+    const deadline = Date.now() + 60_000;
+    while (!out.includes('DICOMweb base URL') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain(`http://localhost:${port}/dicomweb`);
+    expect(out).toContain('npm run token');
+
+    const { stdout: token } = await run(process.execPath, ['--import', 'tsx', 'services/cli.ts', 'token', '--role', 'clinician'], { env });
+    const base = `http://127.0.0.1:${port}`;
+    await request(base).get('/dicomweb/studies').set('Authorization', `Bearer ${token.trim()}`).expect(200);
+    await request(base).get('/readyz').expect(200);
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // The embedded Postgres was stopped, not abandoned.
+    await expect(stat(path.join(dataDir, 'pg', 'postmaster.pid'))).rejects.toMatchObject({ code: 'ENOENT' });
+  }, 90_000);
+
+  it('refuses an unknown role and a bad configuration with a clear message and exit code 2', async () => {
+    const env = { ...process.env, DATA_DIR: dataDir };
+    await expect(run(process.execPath, ['--import', 'tsx', 'services/cli.ts', 'token', '--role', 'superuser'], { env }))
+      .rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('usage: npm run token') });
+    await expect(run(process.execPath, ['--import', 'tsx', 'services/cli.ts', 'all'], { env: { ...env, PORT: 'eighty' } }))
+      .rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('PORT must be a whole number') });
+  });
+});

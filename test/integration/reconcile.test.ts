@@ -1,0 +1,111 @@
+/**
+ * Crash leftovers: a 'pending' row (and its object) left by a request that died between writing the
+ * object and committing the index is removed by the worker's reconcile-pending job (real pg-boss).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { startTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { PostgresInstanceIndex } from '../../services/core/index/postgres-index.js';
+import { PostgresPendingRows } from '../../services/core/index/postgres-pending.js';
+import { FsObjectStore } from '../../services/core/storage/fs-object-store.js';
+import { newUid } from '../../services/core/dicom/index.js';
+import { reconcilePending } from '../../services/worker/reconcile.js';
+import { startWorker } from '../../services/worker/worker.js';
+
+describe('reconciliation of abandoned stores', () => {
+  let db: TestDatabase;
+  let root: string;
+  let store: FsObjectStore;
+  let index: PostgresInstanceIndex;
+  const log = pino({ level: 'silent' });
+
+  beforeAll(async () => {
+    db = await startTestDatabase();
+    root = await mkdtemp(path.join(os.tmpdir(), 'lucida-reconcile-'));
+    store = new FsObjectStore(root);
+    await store.init();
+    index = new PostgresInstanceIndex(db.pool);
+  });
+  afterAll(async () => {
+    await db?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** Leaves what a crash after phase 2 leaves: a pending row and its object, `ageSeconds` old. */
+  async function abandon(ageSeconds: number): Promise<{ sop: string; key: string }> {
+    const sop = newUid();
+    const key = `instances/1.2.3/4.5.6/${sop}.0a0b0c0d0e0f.dcm`;
+    await index.reservePending({
+      sopInstanceUID: sop, sopClassUID: '1.2.840.10008.5.1.4.1.1.7', studyInstanceUID: '1.2.3', seriesInstanceUID: '4.5.6',
+      transferSyntaxUID: '1.2.840.10008.1.2.1', objectKey: key, sizeBytes: 4, sha256: 'x',
+    });
+    await store.put(key, Buffer.from('DICM'));
+    await db.pool.query(`UPDATE instances SET received_at = now() - make_interval(secs => $2) WHERE sop_uid = $1`, [sop, ageSeconds]);
+    return { sop, key };
+  }
+  const rowCount = async (sop: string) =>
+    (await db.pool.query('SELECT count(*)::int AS n FROM instances WHERE sop_uid = $1', [sop])).rows[0].n;
+
+  it('removes stale pending rows and their objects, and leaves recent ones alone', async () => {
+    const stale = await abandon(3600);
+    const fresh = await abandon(5);
+    const report = await reconcilePending({ pending: new PostgresPendingRows(db.pool), store, log, olderThanSeconds: 900 });
+    expect(report).toEqual({ examined: 1, objectsRemoved: 1, rowsRemoved: 1 });
+    expect(await rowCount(stale.sop)).toBe(0);
+    expect(await store.exists(stale.key)).toBeNull();
+    expect(await rowCount(fresh.sop)).toBe(1);
+    expect(await store.exists(fresh.key)).not.toBeNull();
+    await db.pool.query('DELETE FROM instances WHERE sop_uid = $1', [fresh.sop]);
+  });
+
+  it('runs as a pg-boss job when the worker starts', async () => {
+    const stale = await abandon(3600);
+    const worker = await startWorker({
+      databaseUrl: db.url, pending: new PostgresPendingRows(db.pool), store, log, pendingTimeoutSeconds: 900,
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (await rowCount(stale.sop) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(await rowCount(stale.sop)).toBe(0);
+      expect(await store.exists(stale.key)).toBeNull();
+      const { rows } = await db.pool.query(
+        "SELECT state FROM pgboss.job WHERE name = 'reconcile-pending' ORDER BY created_on DESC LIMIT 1");
+      expect(rows[0]?.state).toBe('completed');
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
+describe('taking over an abandoned store through STOW', () => {
+  it('replaces a stale pending attempt, removes its object and stores the new one', async () => {
+    const { startTestServer, multipartBody } = await import('../helpers/server.js');
+    const { makeVlPhoto } = await import('../fixtures/dicom.js');
+    const srv = await startTestServer({ PENDING_TIMEOUT_SECONDS: '60' });
+    try {
+      const sop = newUid();
+      const photo = await makeVlPhoto({ sopUID: sop });
+      const staleKey = `instances/1.2.3/4.5.6/${sop}.deadbeef0000.dcm`;
+      const objects = new FsObjectStore(path.join(srv.config.dataDir, 'objects'));
+      await objects.put(staleKey, Buffer.from('half-written by a request that crashed'));
+      await srv.runtime.pool.query(
+        `INSERT INTO instances (sop_uid, status, study_uid, series_uid, sop_class_uid, transfer_syntax_uid, object_key, size_bytes, sha256, received_at)
+         VALUES ($1, 'pending', '1.2.3', '4.5.6', '1.2.840.10008.5.1.4.1.1.77.1.4', '1.2.840.10008.1.2.4.50', $2, 38, 'x', now() - interval '1 hour')`,
+        [sop, staleKey]);
+      const { body, contentType } = multipartBody([{ contentType: 'application/dicom', body: photo }]);
+      const token = await srv.token('photographer');
+      const res = await (await import('supertest')).default(srv.url).post('/dicomweb/studies')
+        .set('Authorization', `Bearer ${token}`).set('Content-Type', contentType).send(body);
+      expect(res.status).toBe(200);
+      expect(await objects.exists(staleKey)).toBeNull();
+      const { rows } = await srv.runtime.pool.query('SELECT status, object_key FROM instances WHERE sop_uid = $1', [sop]);
+      expect(rows).toHaveLength(1);
+      expect(rows[0].status).toBe('stored');
+      expect(await objects.exists(rows[0].object_key)).toEqual({ sizeBytes: photo.length });
+    } finally {
+      await srv.destroy();
+    }
+  });
+});
