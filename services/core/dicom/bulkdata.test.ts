@@ -1,23 +1,12 @@
-import { LucidaError } from '../errors.js';
 import { makeCtImage, makeJpeg, makeSecondaryCaptureRgb, makeVlPhoto } from '../../../test/fixtures/dicom.js';
 import { identityElements, rawPart10, us } from '../../../test/fixtures/dicom-raw.js';
 import { extractBulkData } from './bulkdata.js';
 import { parsePart10 } from './parse.js';
 import { TS } from './uids.js';
+import { expectLucidaError } from '../../../test/helpers/errors.js';
 
 const ids = { sop: '1.2.3.4', study: '1.2.3', series: '1.2.3.5' };
 
-function expectError(code: string, fn: () => unknown, message?: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LucidaError);
-    expect((e as LucidaError).code).toBe(code);
-    if (message) expect((e as Error).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected ${code}`);
-}
 
 /** Every BulkDataURI in a DICOM JSON object, depth first. */
 function bulkDataUris(json: Record<string, any>): string[] {
@@ -57,7 +46,7 @@ describe('extractBulkData', () => {
 
   it('says NOT_FOUND for paths that name nothing with a value', () => {
     for (const path of ['00100010', '00540016', '00540016/2/00420011', '00540016/1', '00540016/x/00420011', '00540016/01/00420011', 'zz', '', '0054001/1/00420011', '00282000/0/00282000']) {
-      expectError('NOT_FOUND', () => extractBulkData(file, path), /no bulk data/);
+      expectLucidaError('NOT_FOUND', () => extractBulkData(file, path), /no bulk data/);
     }
   });
 
@@ -92,6 +81,6 @@ describe('extractBulkData', () => {
         { tag: 0x7fe00010, vr: 'OB', fragments: [Buffer.from([0xff, 0xd8]), Buffer.from([0xff, 0xd8])] },
       ],
     });
-    expectError('NOT_ACCEPTABLE', () => extractBulkData(multi, '7FE00010'), /frames\/\{n\}/);
+    expectLucidaError('NOT_ACCEPTABLE', () => extractBulkData(multi, '7FE00010'), /frames\/\{n\}/);
   });
 });

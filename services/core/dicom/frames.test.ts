@@ -1,22 +1,11 @@
-import { LucidaError } from '../errors.js';
 import { CT_PATTERN, ctHounsfield, makeCtImage, makeJpeg, makeVlPhoto } from '../../../test/fixtures/dicom.js';
 import { identityElements, rawPart10, us, type RawElement } from '../../../test/fixtures/dicom-raw.js';
 import { extractFrame, getFrames, numberOfFrames } from './frames.js';
 import { TS } from './uids.js';
+import { expectLucidaError } from '../../../test/helpers/errors.js';
 
 const ids = { sop: '1.2.3.4', study: '1.2.3', series: '1.2.3.5' };
 
-function expectError(code: string, fn: () => unknown, message?: RegExp | string): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LucidaError);
-    expect((e as LucidaError).code).toBe(code);
-    if (message) expect((e as Error).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected ${code}`);
-}
 
 /** Stored CT value at column `c` of frame `f` (see the fixture's documented pattern). */
 const stored = (c: number, columns: number, f: number) => (ctHounsfield(c, columns, f) - CT_PATTERN.rescaleIntercept) / CT_PATTERN.rescaleSlope;
@@ -47,7 +36,7 @@ describe('native pixel data', () => {
   it('refuses frame numbers outside 1..NumberOfFrames', async () => {
     const bytes = await makeCtImage({ rows: 2, columns: 2, frames: 3 });
     expect(numberOfFrames(bytes)).toBe(3);
-    for (const n of [0, 4, -1, 1.5, Number.NaN]) expectError('NOT_FOUND', () => extractFrame(bytes, n), `frame ${n} does not exist`);
+    for (const n of [0, 4, -1, 1.5, Number.NaN]) expectLucidaError('NOT_FOUND', () => extractFrame(bytes, n), `frame ${n} does not exist`);
   });
 
   it('reports one frame when NumberOfFrames is absent', async () => {
@@ -57,7 +46,7 @@ describe('native pixel data', () => {
   it('reports pixel data shorter than the frames it declares', async () => {
     const bytes = await makeCtImage({ rows: 2, columns: 2, frames: 2, extra: { NumberOfFrames: '3' } });
     expect(extractFrame(bytes, 2).data.length).toBe(8);
-    expectError('INVALID_DICOM', () => extractFrame(bytes, 3), /shorter/);
+    expectLucidaError('INVALID_DICOM', () => extractFrame(bytes, 3), /shorter/);
   });
 
   it('extracts 1-bit frames only when they end on a byte boundary', () => {
@@ -75,11 +64,11 @@ describe('native pixel data', () => {
     });
     expect(extractFrame(bitImage(4, 4, 2), 2).data).toEqual(Buffer.from([0xaa, 0xaa]));
     expect(extractFrame(bitImage(3, 3, 1), 1).data).toEqual(Buffer.from([0xaa, 0xaa]));
-    expectError('NOT_ACCEPTABLE', () => extractFrame(bitImage(3, 3, 2), 2));
+    expectLucidaError('NOT_ACCEPTABLE', () => extractFrame(bitImage(3, 3, 2), 2));
   });
 
   it('says NOT_FOUND for an instance without pixel data', () => {
-    expectError('NOT_FOUND', () => getFrames(rawPart10({ transferSyntaxUID: TS.ExplicitVRLittleEndian, elements: identityElements(ids) })), /no Pixel Data/);
+    expectLucidaError('NOT_FOUND', () => getFrames(rawPart10({ transferSyntaxUID: TS.ExplicitVRLittleEndian, elements: identityElements(ids) })), /no Pixel Data/);
   });
 });
 
@@ -123,7 +112,7 @@ describe('encapsulated pixel data', () => {
     const frames = getFrames(image(3, pixel([frameA, frameB, frameC])));
     expect(frames.frame(2)).toEqual(frameB);
     expect(frames.frame(3)).toEqual(frameC);
-    expectError('NOT_FOUND', () => frames.frame(4), 'frame 4 does not exist');
+    expectLucidaError('NOT_FOUND', () => frames.frame(4), 'frame 4 does not exist');
   });
 
   it('concatenates all fragments of a single frame', () => {
@@ -152,17 +141,17 @@ describe('encapsulated pixel data', () => {
       { tag: 0x7fe00001, vr: 'OV', value: ov([4]) },
       { tag: 0x7fe00002, vr: 'OV', value: ov([2]) },
     ]);
-    expectError('INVALID_DICOM', () => extractFrame(broken, 1), /does not point at a fragment/);
+    expectLucidaError('INVALID_DICOM', () => extractFrame(broken, 1), /does not point at a fragment/);
   });
 
   it('reports pixel data whose encapsulation contradicts the transfer syntax, or has no fragments', () => {
-    expectError('INVALID_DICOM', () => getFrames(image(1, { tag: 0x7fe00010, vr: 'OB', value: Buffer.alloc(2) })), /not encapsulated/);
-    expectError('INVALID_DICOM', () => getFrames(image(1, pixel([frameA]), [], TS.ExplicitVRLittleEndian)), /is encapsulated/);
-    expectError('INVALID_DICOM', () => extractFrame(image(1, pixel([])), 1), /no fragments/);
+    expectLucidaError('INVALID_DICOM', () => getFrames(image(1, { tag: 0x7fe00010, vr: 'OB', value: Buffer.alloc(2) })), /not encapsulated/);
+    expectLucidaError('INVALID_DICOM', () => getFrames(image(1, pixel([frameA]), [], TS.ExplicitVRLittleEndian)), /is encapsulated/);
+    expectLucidaError('INVALID_DICOM', () => extractFrame(image(1, pixel([])), 1), /no fragments/);
   });
 
   it('refuses to guess frame boundaries it cannot see', () => {
     const bytes = image(2, pixel([Buffer.from([1, 2]), Buffer.from([3, 4]), Buffer.from([5, 6])]), [], TS.RLELossless);
-    expectError('NOT_ACCEPTABLE', () => extractFrame(bytes, 1), /cannot locate frames/);
+    expectLucidaError('NOT_ACCEPTABLE', () => extractFrame(bytes, 1), /cannot locate frames/);
   });
 });

@@ -1,21 +1,14 @@
 import sharp from 'sharp';
-import { LucidaError } from '../errors.js';
 import { QUADRANT_COLOURS, SC_COLOURS, makeCtImage, makeJpeg, makeSecondaryCaptureRgb, makeVlPhoto } from '../../../test/fixtures/dicom.js';
 import { identityElements, rawPart10, us } from '../../../test/fixtures/dicom-raw.js';
 import { renderFrame } from './render.js';
 import { TS } from './uids.js';
+import { expectLucidaRejection } from '../../../test/helpers/errors.js';
 
 async function decode(image: Buffer) {
   const { data, info } = await sharp(image).raw().toBuffer({ resolveWithObject: true });
   const at = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x + 1) * info.channels));
   return { info, at };
-}
-
-async function expectError(code: string, p: Promise<unknown>, message?: RegExp): Promise<void> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LucidaError);
-  expect((e as LucidaError).code).toBe(code);
-  if (message) expect((e as Error).message).toMatch(message);
 }
 
 function expectClose(actual: number[], expected: readonly number[], tolerance: number): void {
@@ -77,30 +70,30 @@ describe('renderFrame: JPEG Baseline photographs', () => {
     const high = await renderFrame(photo, 1, { format: 'jpeg', quality: 100 });
     expect(low.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
     expect(low.length).toBeLessThan(high.length);
-    await expectError('BAD_REQUEST', renderFrame(photo, 1, { format: 'jpeg', quality: 101 }));
+    await expectLucidaRejection('BAD_REQUEST', renderFrame(photo, 1, { format: 'jpeg', quality: 101 }));
   });
 
   it('fits a viewport keeping the aspect ratio, never enlarging', async () => {
     expect((await decode(await renderFrame(photo, 1, { format: 'png', viewport: { width: 32, height: 32 } }))).info).toMatchObject({ width: 32, height: 24 });
     expect((await decode(await renderFrame(photo, 1, { format: 'png', viewport: { width: 640, height: 640 } }))).info).toMatchObject({ width: 64, height: 48 });
-    await expectError('BAD_REQUEST', renderFrame(photo, 1, { format: 'png', viewport: { width: 0, height: 10 } }));
+    await expectLucidaRejection('BAD_REQUEST', renderFrame(photo, 1, { format: 'png', viewport: { width: 0, height: 10 } }));
   });
 
   it('refuses frames that do not exist', async () => {
-    await expectError('NOT_FOUND', renderFrame(photo, 2, { format: 'png' }), /frame 2 does not exist/);
+    await expectLucidaRejection('NOT_FOUND', renderFrame(photo, 2, { format: 'png' }), /frame 2 does not exist/);
   });
 
   it('refuses decompression bombs before and while decoding', async () => {
     const jpeg = await makeJpeg(16, 16);
     const huge = await makeVlPhoto({ jpeg, extra: { Rows: 20000, Columns: 20000 } });
-    await expectError('NOT_ACCEPTABLE', renderFrame(huge, 1, { format: 'jpeg' }), /limit/);
+    await expectLucidaRejection('NOT_ACCEPTABLE', renderFrame(huge, 1, { format: 'jpeg' }), /limit/);
     // A JPEG whose frame header claims 15000 × 15000 pixels inside an honest-looking data set.
     const lying = Buffer.from(jpeg);
     const sof = lying.indexOf(Buffer.from([0xff, 0xc0]));
     lying.writeUInt16BE(15000, sof + 5);
     lying.writeUInt16BE(15000, sof + 7);
     const disguised = await makeVlPhoto({ jpeg: lying, extra: { Rows: 16, Columns: 16 } });
-    await expectError('NOT_ACCEPTABLE', renderFrame(disguised, 1, { format: 'jpeg' }), /pixel limit/);
+    await expectLucidaRejection('NOT_ACCEPTABLE', renderFrame(disguised, 1, { format: 'jpeg' }), /pixel limit/);
   });
 });
 
@@ -162,7 +155,7 @@ describe('renderFrame: native colour and unsupported images', () => {
 
   it('refuses PALETTE COLOR and compressed syntaxes it cannot decode', async () => {
     const palette = await makeSecondaryCaptureRgb({ extra: { PhotometricInterpretation: 'PALETTE COLOR', SamplesPerPixel: 1 } });
-    await expectError('NOT_ACCEPTABLE', renderFrame(palette, 1, { format: 'png' }), /PALETTE COLOR/);
+    await expectLucidaRejection('NOT_ACCEPTABLE', renderFrame(palette, 1, { format: 'png' }), /PALETTE COLOR/);
     const rle = rawPart10({
       transferSyntaxUID: TS.RLELossless,
       elements: [...identityElements({ sop: '1.2.3.4', study: '1.2.3', series: '1.2.3.5' }),
@@ -170,6 +163,6 @@ describe('renderFrame: native colour and unsupported images', () => {
         { tag: 0x00280011, vr: 'US', value: us(1) },
         { tag: 0x7fe00010, vr: 'OB', fragments: [Buffer.alloc(64)] }],
     });
-    await expectError('UNSUPPORTED_TRANSFER_SYNTAX', renderFrame(rle, 1, { format: 'png' }), /1\.2\.840\.10008\.1\.2\.5/);
+    await expectLucidaRejection('UNSUPPORTED_TRANSFER_SYNTAX', renderFrame(rle, 1, { format: 'png' }), /1\.2\.840\.10008\.1\.2\.5/);
   });
 });

@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { LucidaError } from '../errors.js';
 import { makeCtImage, makeJpeg, makeVlPhoto } from '../../../test/fixtures/dicom.js';
 import { identityElements, rawPart10, us } from '../../../test/fixtures/dicom-raw.js';
 import { itWithTools } from '../../../test/fixtures/tools.js';
@@ -12,15 +11,9 @@ import { parsePart10 } from './parse.js';
 import { readPart10, readAscii } from './reader.js';
 import { changeTransferSyntax, toExplicitVRLittleEndian } from './transcode.js';
 import { LUCIDA_IMPLEMENTATION_CLASS_UID, TS, newUid } from './uids.js';
+import { expectLucidaRejection } from '../../../test/helpers/errors.js';
 
 const value = (json: Record<string, any>, tag: string) => json[tag]?.Value?.[0];
-
-async function expectError(code: string, p: Promise<unknown>, message?: RegExp): Promise<void> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LucidaError);
-  expect((e as LucidaError).code).toBe(code);
-  if (message) expect((e as Error).message).toMatch(message);
-}
 
 describe('toExplicitVRLittleEndian from JPEG Baseline', () => {
   const uids = { studyUID: newUid(), seriesUID: newUid(), sopUID: newUid() };
@@ -135,7 +128,7 @@ describe('toExplicitVRLittleEndian from JPEG Baseline', () => {
 
   it('refuses a JPEG whose size contradicts Rows and Columns', async () => {
     const bytes = await makeVlPhoto({ jpeg: await makeJpeg(16, 16), extra: { Rows: 17 } });
-    await expectError('INVALID_DICOM', toExplicitVRLittleEndian(bytes), /16×16×3, the data set says 16×17×3/);
+    await expectLucidaRejection('INVALID_DICOM', toExplicitVRLittleEndian(bytes), /16×16×3, the data set says 16×17×3/);
   });
 });
 
@@ -182,10 +175,10 @@ describe('toExplicitVRLittleEndian from native syntaxes', () => {
       elements: [...identityElements({ sop: '1.2.3.4', study: '1.2.3', series: '1.2.3.5' }),
         { tag: 0x7fe00010, vr: 'OB', fragments: [Buffer.from([0xff, 0x4f, 0xff, 0x51])] }],
     });
-    await expectError('UNSUPPORTED_TRANSFER_SYNTAX', toExplicitVRLittleEndian(bytes), /1\.2\.840\.10008\.1\.2\.4\.91/);
+    await expectLucidaRejection('UNSUPPORTED_TRANSFER_SYNTAX', toExplicitVRLittleEndian(bytes), /1\.2\.840\.10008\.1\.2\.4\.91/);
   });
 
   it('refuses a target that is not a native syntax', async () => {
-    await expectError('UNSUPPORTED_TRANSFER_SYNTAX', changeTransferSyntax(await makeCtImage(), TS.JPEGBaseline8Bit as never));
+    await expectLucidaRejection('UNSUPPORTED_TRANSFER_SYNTAX', changeTransferSyntax(await makeCtImage(), TS.JPEGBaseline8Bit as never));
   });
 });
