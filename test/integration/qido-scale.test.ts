@@ -9,7 +9,7 @@ import { parseQidoQuery, type QidoLevel, type QidoScope } from '../../services/c
 import { startTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { BULK_SIZES, loadBulkIndex } from '../helpers/bulk-index.js';
 
-const { PATIENTS, STUDIES, SERIES, INSTANCES } = BULK_SIZES;
+const { PATIENTS, STUDIES, INSTANCES } = BULK_SIZES;
 
 interface PlanNode { 'Node Type': string; 'Relation Name'?: string; Plans?: PlanNode[] }
 
