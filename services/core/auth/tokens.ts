@@ -14,6 +14,8 @@ import { isRole, type Principal } from './principal.js';
 
 const ALGORITHMS = ['ES256', 'RS256', 'PS256', 'EdDSA'];
 const CLOCK_TOLERANCE_SECONDS = 30;
+const VERIFIED_CACHE_SECONDS = 60;
+const VERIFIED_CACHE_ENTRIES = 10_000;
 
 export interface TokenVerifier { verify(token: string): Promise<Principal> }
 
@@ -56,20 +58,38 @@ export function principalFromClaims(claims: JWTPayload): Principal {
 
 export function createTokenVerifier(opts: {
   issuer: string; audience: string; jwksUrl?: string; localPublicJwk?: JWK;
+  /** The clock (tests move it); defaults to the system clock. */
+  now?: () => number;
 }): TokenVerifier {
+  const clock = opts.now ?? Date.now;
   const keySet = opts.jwksUrl
     ? createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000 })
     : createLocalJWKSet({ keys: [opts.localPublicJwk!] });
+  // An EPR sends many requests with one token: the signature is checked once and the result kept
+  // for at most VERIFIED_CACHE_SECONDS and never past the token's own expiry. (A key withdrawn from
+  // the JWKS therefore stops being honoured within that time.)
+  const verified = new Map<string, { principal: Principal; until: number }>();
   return {
     async verify(token) {
+      const now = clock();
+      const hit = verified.get(token);
+      if (hit && hit.until > now) return hit.principal;
+      if (hit) verified.delete(token);
       try {
         const { payload } = await jwtVerify(token, keySet, {
           issuer: opts.issuer,
           audience: opts.audience,
           algorithms: ALGORITHMS,
           clockTolerance: CLOCK_TOLERANCE_SECONDS,
+          currentDate: new Date(now),
         });
-        return principalFromClaims(payload);
+        const principal = principalFromClaims(payload);
+        const until = Math.min(now + VERIFIED_CACHE_SECONDS * 1000, (payload.exp ?? 0) * 1000);
+        if (until > now) {
+          if (verified.size >= VERIFIED_CACHE_ENTRIES) verified.delete(verified.keys().next().value!);
+          verified.set(token, { principal, until });
+        }
+        return principal;
       } catch (err) {
         if (err instanceof LucidaError) throw err;
         // jose's message says what was wrong (expired, signature, claim) without echoing the token.
