@@ -373,6 +373,9 @@ describe('DICOMweb archive', () => {
       const all = srv.logs.join('');
       expect(all.length).toBeGreaterThan(0);
       for (const secret of ['9434765919', '9449305552', 'PHOTO^PATIENT', 'OTHER^PERSON']) expect(all).not.toContain(secret);
+      // Access lines name the full route path, without the query string.
+      expect(all).toContain('"path":"/dicomweb/studies"');
+      expect(all).not.toMatch(/"path":"[^"]*\?/);
     });
   });
 });

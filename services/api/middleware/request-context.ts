@@ -26,10 +26,11 @@ export function requestContext(log: Logger): RequestHandler {
     req.log = log.child({ requestId: req.requestId });
     res.setHeader('X-Request-Id', req.requestId);
     const started = process.hrtime.bigint();
+    const path = req.originalUrl.split('?')[0]; // the query string may hold patient identifiers
     res.on('finish', () => {
       req.log.info({
         method: req.method,
-        path: req.path,
+        path,
         status: res.statusCode,
         ms: Number(process.hrtime.bigint() - started) / 1e6,
         bytes: Number(res.getHeader('content-length')) || undefined,
