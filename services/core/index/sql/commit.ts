@@ -41,6 +41,7 @@ export interface CommitOutcomeRow {
 export function commitStoredSql(rows: IndexRows): SqlStatement {
   const { patient: p, study: st, series: se, instance: i } = rows;
   return {
+    name: 'lucida-commit-stored',
     text: `
 WITH guard AS (
   SELECT

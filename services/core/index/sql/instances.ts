@@ -5,6 +5,7 @@ import { Params, type SqlStatement } from './statement.js';
 /** Phase 1: claims the SOP Instance UID; returns one row (`pk`) only if this call inserted it. */
 export function reservePendingSql(p: PendingInstance): SqlStatement {
   return {
+    name: 'lucida-reserve-pending',
     text: `INSERT INTO instances (sop_uid, status, study_uid, series_uid, sop_class_uid, transfer_syntax_uid,
                                   object_key, size_bytes, sha256)
            VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8)
@@ -48,7 +49,10 @@ export function findInstancesSql(filter: InstanceFilter): SqlStatement {
   const where = [`st.study_uid = ${params.add(filter.studyInstanceUID)}`, `i.status = 'stored'`];
   if (filter.seriesInstanceUID !== undefined) where.push(`se.series_uid = ${params.add(filter.seriesInstanceUID)}`);
   if (filter.sopInstanceUID !== undefined) where.push(`i.sop_uid = ${params.add(filter.sopInstanceUID)}`);
+  // Three fixed shapes (study, series, instance): each is prepared once per connection.
+  const shape = filter.sopInstanceUID !== undefined ? 'i' : '';
   return {
+    name: `lucida-find-instances-${filter.seriesInstanceUID !== undefined ? 's' : ''}${shape}`,
     text: `SELECT st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid, i.transfer_syntax_uid, i.object_key,
                   i.size_bytes, i.sha256, i.number_of_frames, i.metadata
            FROM studies st

@@ -1,5 +1,9 @@
-/** SQL as data: builders are pure functions returning text and values (pg-boss style). */
-export interface SqlStatement { text: string; values: unknown[] }
+/**
+ * SQL as data: builders are pure functions returning text and values (pg-boss style).
+ * `name` (only for fixed-text statements on hot paths) makes node-postgres prepare the statement
+ * once per connection, so Postgres does not parse and plan it again on every call.
+ */
+export interface SqlStatement { text: string; values: unknown[]; name?: string }
 
 /** Collects parameter values while a builder writes SQL text; `add` returns the `$n` placeholder. */
 export class Params {
