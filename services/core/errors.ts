@@ -21,6 +21,7 @@ export const ERRORS = {
   INVALID_DICOM: { status: 400, title: 'Not a valid DICOM object' },
   UNSUPPORTED_TRANSFER_SYNTAX: { status: 406, title: 'Transfer syntax not supported for this operation' },
   REQUEST_TIMEOUT: { status: 408, title: 'Request body not received in time' },
+  CLIENT_DISCONNECTED: { status: 400, title: 'The client closed the connection before the request was complete' },
   UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

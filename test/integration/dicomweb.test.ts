@@ -4,6 +4,7 @@
  */
 import sharp from 'sharp';
 import request from 'supertest';
+import http from 'node:http';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { makeCtImage, makeJpeg, makeSecondaryCaptureRgb, makeVlPhoto } from '../fixtures/dicom.js';
@@ -346,6 +347,32 @@ describe('DICOMweb archive', () => {
       expect(res.body.code).toBe('INVALID_QUERY');
       await request(srv.url).get('/dicomweb/studies?NoSuchKeyword=1').set('Authorization', `Bearer ${read}`).expect(400);
       await request(srv.url).get('/dicomweb/studies?limit=-1').set('Authorization', `Bearer ${read}`).expect(400);
+    });
+
+    it('survives a client that disconnects mid-body: stored parts stay whole, the cut part leaves nothing', async () => {
+      const first = newUid();
+      const cut = newUid();
+      const a = await makeVlPhoto({ sopUID: first, ...patient });
+      const b = await makeVlPhoto({ sopUID: cut, ...patient, jpeg: await makeJpeg(400, 300) });
+      const { body, contentType } = multipartBody([{ contentType: 'application/dicom', body: a }, { contentType: 'application/dicom', body: b }]);
+      const sent = body.subarray(0, body.length - Math.floor(b.length / 2));
+      await new Promise<void>((resolve) => {
+        const url = new URL(`${srv.url}/dicomweb/studies`);
+        const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: {
+          Authorization: `Bearer ${store}`, 'Content-Type': contentType, 'Content-Length': String(body.length),
+        } });
+        req.on('error', () => resolve());
+        req.on('response', (res) => { res.resume(); res.on('end', resolve); });
+        req.write(sent, () => setTimeout(() => { req.destroy(); resolve(); }, 300));
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      await request(srv.url).get('/healthz').expect(200);
+      const rows = await srv.runtime.pool.query('SELECT sop_uid, status FROM instances WHERE sop_uid = ANY($1)', [[first, cut]]);
+      expect(rows.rows).toEqual([{ sop_uid: first, status: 'stored' }]);
+      // The client's disconnect is accounted for, and is not reported as a server error.
+      const logged = srv.logs.join('');
+      expect(logged).toContain('"aborted":true');
+      expect(logged).not.toContain('"level":50');
     });
 
     it('leaves no orphan objects and no pending rows after all of the above', async () => {

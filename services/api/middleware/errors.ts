@@ -34,12 +34,18 @@ function fromHttpError(err: { status?: number; statusCode?: number; type?: strin
   return undefined;
 }
 
+/** The request stream failed because the client closed the connection: the client's doing, not ours. */
+function clientWentAway(req: import('express').Request, err: { code?: string; message?: string }): LucidaError | undefined {
+  if (req.complete || !(err?.code === 'ECONNRESET' || err?.message === 'aborted')) return undefined;
+  return new LucidaError('CLIENT_DISCONNECTED', 'the connection closed before the request body was complete');
+}
+
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const requestId = req.requestId;
   // Answering before the request body was read (e.g. 413 mid-STOW): the rest of the body would be
   // read as the next request on this connection, so the connection ends with this response.
   if (!req.complete && !res.headersSent) res.setHeader('Connection', 'close');
-  const known = isLucidaError(err) ? err : fromHttpError(err);
+  const known = isLucidaError(err) ? err : (clientWentAway(req, err) ?? fromHttpError(err));
   if (known) {
     if (known.status >= 500) req.log?.error({ err }, 'request failed');
     sendProblem(res, known, requestId);

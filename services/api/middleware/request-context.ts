@@ -27,11 +27,12 @@ export function requestContext(log: Logger): RequestHandler {
     res.setHeader('X-Request-Id', req.requestId);
     const started = process.hrtime.bigint();
     const path = req.originalUrl.split('?')[0]; // the query string may hold patient identifiers
-    res.on('finish', () => {
+    // 'close' rather than 'finish': a request whose client went away is accounted for too.
+    res.on('close', () => {
       req.log.info({
         method: req.method,
         path,
-        status: res.statusCode,
+        ...(res.writableFinished ? { status: res.statusCode } : { aborted: true }),
         ms: Number(process.hrtime.bigint() - started) / 1e6,
         bytes: Number(res.getHeader('content-length')) || undefined,
         sub: req.principal?.subject,
