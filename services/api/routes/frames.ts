@@ -4,15 +4,15 @@
  * baseline, or uncompressed (the default; JPEG baseline frames are decoded for it).
  */
 import { Router, type Request, type Response } from 'express';
-import sharp from 'sharp';
 import { LucidaError } from '../../core/errors.js';
-import { extractFrame, TS, isEncapsulated } from '../../core/dicom/index.js';
+import { decodeFrame, getFrames, readPart10, TS, isEncapsulated } from '../../core/dicom/index.js';
 import type { InstanceIndex } from '../../core/index/port.js';
 import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
 import { parseAccept, type MediaRange } from '../http/media-type.js';
 import { MultipartWriter } from '../multipart/writer.js';
 import { allow } from '../middleware/auth.js';
-import { negotiate, resolveTarget } from './retrieve-common.js';
+import { negotiate } from '../http/negotiate.js';
+import { resolveTarget } from './retrieve-common.js';
 
 type FrameChoice = { multipart: boolean; partType: 'application/octet-stream' | 'image/jpeg'; uncompressed: boolean };
 
@@ -31,11 +31,9 @@ export function frameRoutes(deps: { index: InstanceIndex; store: ObjectStore }):
     const [inst] = await resolveTarget(deps.index, req);
     const stored = inst.transferSyntaxUID;
     const choice = negotiate(parseAccept(req.get('accept')), (r) => frameChoice(r, stored, frameNumbers.length), 'frames');
-    const bytes = await readObject(deps.store, inst.objectKey);
-    const frames = await Promise.all(frameNumbers.map(async (n) => {
-      const frame = extractFrame(bytes, n);
-      return choice.uncompressed && isEncapsulated(frame.transferSyntaxUID) ? decodeJpegFrame(frame.data) : frame.data;
-    }));
+    // Read the instance once; every requested frame comes out of that one read.
+    const source = getFrames(readPart10(await readObject(deps.store, inst.objectKey)));
+    const frames = await Promise.all(frameNumbers.map((n) => (choice.uncompressed ? decodeFrame(source.file, n) : source.frame(n))));
     const ts = choice.uncompressed ? TS.ExplicitVRLittleEndian : stored;
     const partType = choice.partType === 'image/jpeg' ? 'image/jpeg' : `application/octet-stream; transfer-syntax=${ts}`;
     if (!choice.multipart) {
@@ -44,7 +42,7 @@ export function frameRoutes(deps: { index: InstanceIndex; store: ObjectStore }):
       return;
     }
     const writer = new MultipartWriter(res);
-    res.status(200).setHeader('Content-Type', `multipart/related; type="${choice.partType}"; boundary=${writer.boundary}`);
+    res.status(200).setHeader('Content-Type', writer.contentTypeHeader(choice.partType));
     for (let i = 0; i < frames.length; i++) {
       const location = `${req.baseUrl}${req.path.replace(/\/frames\/[^/]+$/, '')}/frames/${frameNumbers[i]}`;
       await writer.writePart({ 'Content-Type': partType, 'Content-Location': location }, frames[i]);
@@ -73,7 +71,3 @@ function frameChoice(r: MediaRange, stored: string, count: number): FrameChoice 
 
 const isUncompressed = (ts: string) => !isEncapsulated(ts);
 
-/** JPEG baseline frame -> interleaved 8-bit pixels (RGB or grey), as an uncompressed frame. */
-async function decodeJpegFrame(jpeg: Buffer): Promise<Buffer> {
-  return sharp(jpeg, { limitInputPixels: 100_000_000 }).raw().toBuffer();
-}

@@ -13,15 +13,14 @@ import { mediaRangeMatches, parseAccept } from '../http/media-type.js';
 import { MultipartWriter } from '../multipart/writer.js';
 import { allow } from '../middleware/auth.js';
 import type { DicomwebUrls } from '../urls.js';
-import { negotiate, resolveTarget } from './retrieve-common.js';
+import { negotiate, negotiateDicomJson } from '../http/negotiate.js';
+import { resolveTarget } from './retrieve-common.js';
 
 export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore; urls: DicomwebUrls }): Router {
   const router = Router();
   const metadata = async (req: Request, res: Response) => {
     const instances = await resolveTarget(deps.index, req);
-    const type = negotiate(parseAccept(req.get('accept')), (r) =>
-      ['application/dicom+json', 'application/json'].find((t) => mediaRangeMatches(r, t)), 'metadata');
-    res.status(200).type(type === 'application/json' ? 'application/json' : 'application/dicom+json');
+    res.status(200).type(negotiateDicomJson(req, 'metadata'));
     // Written instance by instance: a large study never becomes one big string.
     res.write('[');
     instances.forEach((inst, i) => {
@@ -50,7 +49,7 @@ export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore;
       return;
     }
     const writer = new MultipartWriter(res);
-    res.status(200).setHeader('Content-Type', `multipart/related; type="application/octet-stream"; boundary=${writer.boundary}`);
+    res.status(200).setHeader('Content-Type', writer.contentTypeHeader('application/octet-stream'));
     await writer.writePart({ 'Content-Type': 'application/octet-stream', 'Content-Location': req.originalUrl }, data);
     await writer.end();
     res.end();

@@ -8,10 +8,9 @@ import { isValidUid } from '../../core/dicom/index.js';
 import { parseQidoQuery, type QidoLevel } from '../../core/qido/query.js';
 import type { Config } from '../../core/config.js';
 import type { InstanceIndex } from '../../core/index/port.js';
-import { mediaRangeMatches, parseAccept } from '../http/media-type.js';
 import { allow } from '../middleware/auth.js';
 import type { DicomwebUrls } from '../urls.js';
-import { negotiate } from './retrieve-common.js';
+import { negotiateDicomJson } from '../http/negotiate.js';
 
 export function qidoRoutes(deps: { index: InstanceIndex; config: Config; urls: DicomwebUrls }): Router {
   const router = Router();
@@ -20,8 +19,7 @@ export function qidoRoutes(deps: { index: InstanceIndex; config: Config; urls: D
     for (const uid of [study, series]) {
       if (uid !== undefined && !isValidUid(uid)) throw new LucidaError('INVALID_UID', 'a UID in the URL is not a valid UID');
     }
-    const type = negotiate(parseAccept(req.get('accept')), (r) =>
-      ['application/dicom+json', 'application/json'].find((t) => mediaRangeMatches(r, t)), 'search results');
+    const type = negotiateDicomJson(req, 'search results');
     const raw = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
     const query = parseQidoQuery(level, new URLSearchParams(raw),
       { studyInstanceUID: study, seriesInstanceUID: series }, deps.config.qido);

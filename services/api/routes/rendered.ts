@@ -11,7 +11,8 @@ import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
 import { objectKeys, readObject, type ObjectStore } from '../../core/storage/object-store.js';
 import { mediaRangeMatches, parseAccept } from '../http/media-type.js';
 import { allow } from '../middleware/auth.js';
-import { negotiate, resolveTarget } from './retrieve-common.js';
+import { negotiate } from '../http/negotiate.js';
+import { resolveTarget } from './retrieve-common.js';
 
 const THUMBNAIL_SIZE = 256;
 

@@ -2,11 +2,13 @@
  * Shared pieces of the WADO-RS services (PS3.18 §10.4): resolving the target resource, checking
  * UIDs, and transfer-syntax negotiation (§8.7.3.5).
  */
-import type { Request } from 'express';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Request, Response } from 'express';
 import { LucidaError } from '../../core/errors.js';
-import { isValidUid, TS } from '../../core/dicom/index.js';
+import { isValidUid, toExplicitVRLittleEndian, TS } from '../../core/dicom/index.js';
 import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
-import type { MediaRange } from '../http/media-type.js';
+import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
 
 export interface TargetParams { study: string; series?: string; instance?: string }
 
@@ -47,11 +49,22 @@ export function deliverableSyntax(stored: string, requested: string | undefined)
   return undefined;
 }
 
-/** Picks the first acceptable media range (by q) for which `canServe` holds; 406 when none. */
-export function negotiate<T>(ranges: MediaRange[], canServe: (range: MediaRange) => T | undefined, what: string): T {
-  for (const range of ranges) {
-    const choice = canServe(range);
-    if (choice !== undefined) return choice;
+/**
+ * The instance in transfer syntax `ts` (one of deliverableSyntax's answers): streamed from the
+ * store when that is how it was stored, otherwise read and converted to Explicit VR LE.
+ */
+export async function instanceIn(store: ObjectStore, inst: StoredInstance, ts: string): Promise<Readable | Buffer> {
+  if (ts === inst.transferSyntaxUID) return store.get(inst.objectKey);
+  return toExplicitVRLittleEndian(await readObject(store, inst.objectKey));
+}
+
+/** Sends one instance as a single-part application/dicom body (the caller has set status and type). */
+export async function sendInstance(store: ObjectStore, inst: StoredInstance, ts: string, res: Response): Promise<void> {
+  const body = await instanceIn(store, inst, ts);
+  if (Buffer.isBuffer(body)) {
+    res.send(body);
+    return;
   }
-  throw new LucidaError('NOT_ACCEPTABLE', `cannot produce any of the accepted media types for ${what}`);
+  res.setHeader('Content-Length', String(inst.sizeBytes));
+  await pipeline(body, res);
 }

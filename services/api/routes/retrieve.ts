@@ -3,17 +3,16 @@
  * multipart/related; type="application/dicom", streamed from the object store one instance at
  * a time. `transfer-syntax=*` sends what was stored; the default is Explicit VR Little Endian.
  */
-import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
-import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
-import { toExplicitVRLittleEndian } from '../../core/dicom/index.js';
+import type { ObjectStore } from '../../core/storage/object-store.js';
 import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
 import { mediaRangeMatches, parseAccept, type MediaRange } from '../http/media-type.js';
 import { MultipartWriter } from '../multipart/writer.js';
 import { allow } from '../middleware/auth.js';
-import { deliverableSyntax, negotiate, resolveTarget } from './retrieve-common.js';
+import { negotiate } from '../http/negotiate.js';
+import { deliverableSyntax, instanceIn, resolveTarget, sendInstance } from './retrieve-common.js';
 
-interface Choice { multipart: boolean; requested: string | undefined; syntaxes: string[] }
+interface Choice { multipart: boolean; syntaxes: string[] }
 
 export function retrieveRoutes(deps: { index: InstanceIndex; store: ObjectStore }): Router {
   const router = Router();
@@ -29,15 +28,11 @@ export function retrieveRoutes(deps: { index: InstanceIndex; store: ObjectStore 
       return;
     }
     const writer = new MultipartWriter(res);
-    const uniform = new Set(choice.syntaxes).size === 1 ? `; transfer-syntax=${choice.syntaxes[0]}` : '';
-    res.status(200).setHeader('Content-Type', `multipart/related; type="application/dicom"${uniform}; boundary=${writer.boundary}`);
+    const uniform = new Set(choice.syntaxes).size === 1 ? { 'transfer-syntax': choice.syntaxes[0] } : undefined;
+    res.status(200).setHeader('Content-Type', writer.contentTypeHeader('application/dicom', uniform));
     for (let i = 0; i < instances.length; i++) {
-      const inst = instances[i];
       const ts = choice.syntaxes[i];
-      const body = ts === inst.transferSyntaxUID
-        ? await deps.store.get(inst.objectKey)
-        : await toExplicitVRLittleEndian(await readObject(deps.store, inst.objectKey));
-      await writer.writePart({ 'Content-Type': `application/dicom; transfer-syntax=${ts}` }, body);
+      await writer.writePart({ 'Content-Type': `application/dicom; transfer-syntax=${ts}` }, await instanceIn(deps.store, instances[i], ts));
     }
     await writer.end();
     res.end();
@@ -68,14 +63,5 @@ function acceptable(range: MediaRange, instances: StoredInstance[], single: bool
     if (!ts) return undefined;
     syntaxes.push(ts);
   }
-  return { multipart, requested, syntaxes };
-}
-
-async function sendInstance(store: ObjectStore, inst: StoredInstance, ts: string, res: Response): Promise<void> {
-  if (ts === inst.transferSyntaxUID) {
-    res.setHeader('Content-Length', String(inst.sizeBytes));
-    await pipeline(await store.get(inst.objectKey), res);
-    return;
-  }
-  res.send(await toExplicitVRLittleEndian(await readObject(store, inst.objectKey)));
+  return { multipart, syntaxes };
 }

@@ -10,7 +10,9 @@ import type { DicomJson } from '../../core/dicom/json.types.js';
 import { TAG } from '../../core/dicom/dictionary.js';
 import { ingestInstance, FailureReason, type IngestDeps, type IngestOutcome } from '../../core/ingest/ingest-instance.js';
 import type { Config } from '../../core/config.js';
-import { parseAccept, parseMediaType, mediaRangeMatches } from '../http/media-type.js';
+import { readAll } from '../../core/storage/object-store.js';
+import { parseMediaType } from '../http/media-type.js';
+import { negotiateDicomJson } from '../http/negotiate.js';
 import { boundaryFromContentType, readMultipart } from '../multipart/related.js';
 import { allow } from '../middleware/auth.js';
 import type { DicomwebUrls } from '../urls.js';
@@ -20,7 +22,7 @@ export function stowRoutes(deps: IngestDeps & { config: Config; urls: DicomwebUr
   const handler = async (req: Request<{ study?: string }>, res: Response) => {
     const study = req.params.study;
     if (study !== undefined && !isValidUid(study)) throw new LucidaError('INVALID_UID', 'the study UID in the URL is not a valid UID');
-    negotiateResponseType(req.get('accept'));
+    const responseType = negotiateDicomJson(req, 'STOW-RS responses');
 
     const ct = parseMediaType(req.get('content-type') ?? '');
     if (ct.essence !== 'multipart/related') {
@@ -85,7 +87,7 @@ export function stowRoutes(deps: IngestDeps & { config: Config; urls: DicomwebUr
     // PS3.18 §10.5.3.1: 200 all stored; 202 some failed or stored with warnings; 409 none stored.
     const status = stored.length === 0 ? 409 : (stored.length < outcomes.length || warned || interrupted ? 202 : 200);
     if (interrupted) res.setHeader('Warning', `299 lucida "request interrupted after ${outcomes.length} part(s): ${interrupted.message.replace(/"/g, "'")}"`);
-    res.status(status).type('application/dicom+json').send(JSON.stringify(body));
+    res.status(status).type(responseType).send(JSON.stringify(body));
   };
   router.post('/studies', allow('store'), handler);
   router.post('/studies/:study', allow('store'), handler);
@@ -102,12 +104,6 @@ async function ingestSafely(deps: IngestDeps, bytes: Buffer, study: string | und
   }
 }
 
-function negotiateResponseType(accept: string | undefined): void {
-  const ranges = parseAccept(accept);
-  const ok = ranges.some((r) => ['application/dicom+json', 'application/json'].some((t) => mediaRangeMatches(r, t)));
-  if (!ok) throw new LucidaError('NOT_ACCEPTABLE', 'STOW-RS responses are application/dicom+json');
-}
-
 async function* limitBody(req: Request, max: number): AsyncGenerator<Buffer> {
   let seen = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -115,12 +111,6 @@ async function* limitBody(req: Request, max: number): AsyncGenerator<Buffer> {
     if (seen > max) throw new LucidaError('PAYLOAD_TOO_LARGE', `request body over ${max} bytes`);
     yield chunk;
   }
-}
-
-async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c);
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
 const ui = (v?: string) => (v ? { vr: 'UI', Value: [v] } : { vr: 'UI' });

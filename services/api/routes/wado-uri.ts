@@ -3,14 +3,13 @@
  * for older EPR integrations. application/dicom returns the object (transferSyntax honoured as in
  * WADO-RS); image/jpeg (the default for images, §9.1.2.1.?) and image/png return a rendering.
  */
-import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { LucidaError } from '../../core/errors.js';
-import { isValidUid, renderFrame, toExplicitVRLittleEndian } from '../../core/dicom/index.js';
+import { isValidUid, renderFrame } from '../../core/dicom/index.js';
 import type { InstanceIndex } from '../../core/index/port.js';
 import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
 import { allow } from '../middleware/auth.js';
-import { deliverableSyntax } from './retrieve-common.js';
+import { deliverableSyntax, sendInstance } from './retrieve-common.js';
 
 export function wadoUriRoutes(deps: { index: InstanceIndex; store: ObjectStore }): Router {
   const router = Router();
@@ -37,12 +36,7 @@ export function wadoUriRoutes(deps: { index: InstanceIndex; store: ObjectStore }
       const ts = deliverableSyntax(inst.transferSyntaxUID, q('transferSyntax') ?? '*');
       if (!ts) throw new LucidaError('NOT_ACCEPTABLE', 'the object cannot be sent in that transfer syntax');
       res.status(200).type('application/dicom');
-      if (ts === inst.transferSyntaxUID) {
-        res.setHeader('Content-Length', String(inst.sizeBytes));
-        await pipeline(await deps.store.get(inst.objectKey), res);
-      } else {
-        res.send(await toExplicitVRLittleEndian(await readObject(deps.store, inst.objectKey)));
-      }
+      await sendInstance(deps.store, inst, ts, res);
       return;
     }
     if (contentType !== 'image/jpeg' && contentType !== 'image/png') {

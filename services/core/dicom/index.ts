@@ -14,7 +14,7 @@ export { getFrames, extractFrame, numberOfFrames } from './frames.js';
 export type { FrameSource, PixelDescription } from './frames.js';
 export { extractBulkData } from './bulkdata.js';
 export type { BulkData } from './bulkdata.js';
-export { toExplicitVRLittleEndian, changeTransferSyntax } from './transcode.js';
+export { toExplicitVRLittleEndian, changeTransferSyntax, decodeFrame } from './transcode.js';
 export type { NativeTransferSyntax } from './transcode.js';
 export { renderFrame, RENDERED_MEDIA_TYPES } from './render.js';
 export type { RenderOptions } from './render.js';

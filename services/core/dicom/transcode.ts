@@ -14,7 +14,7 @@
 import sharp, { type OutputInfo } from 'sharp';
 import { LucidaError } from '../errors.js';
 import { encodePart10, textValue, usValue, type EncodeOptions, type ReplacementValue } from './encode.js';
-import { getFrames } from './frames.js';
+import { getFrames, type FrameSource } from './frames.js';
 import { readChecked } from './parse.js';
 import type { Part10File } from './reader.js';
 import { TS } from './uids.js';
@@ -77,24 +77,7 @@ async function decodeJpegFrames(file: Part10File): Promise<EncodeOptions> {
   const frameSize = frames.rows * frames.columns * channels;
   const pixels = Buffer.alloc(frameSize * frames.numberOfFrames);
   for (let n = 1; n <= frames.numberOfFrames; n++) {
-    let decoded: { data: Buffer; info: OutputInfo };
-    try {
-      decoded = await sharp(frames.frame(n), { limitInputPixels: MAX_FRAME_PIXELS, failOn: 'error' })
-        .toColourspace(mono ? 'b-w' : 'srgb')
-        .removeAlpha()
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-    } catch (e) {
-      throw new LucidaError('INVALID_DICOM', `JPEG frame ${n} cannot be decoded: ${(e as Error).message}`);
-    }
-    const { info, data } = decoded;
-    if (info.width !== frames.columns || info.height !== frames.rows || info.channels !== channels) {
-      throw new LucidaError(
-        'INVALID_DICOM',
-        `JPEG frame ${n} is ${info.width}×${info.height}×${info.channels}, the data set says ${frames.columns}×${frames.rows}×${channels}`,
-      );
-    }
-    data.copy(pixels, (n - 1) * frameSize);
+    (await decodeJpegFrame(frames, n)).copy(pixels, (n - 1) * frameSize);
   }
   const replace = new Map<number, ReplacementValue>([
     [T.SamplesPerPixel, { vr: 'US', value: usValue(channels) }],
@@ -106,6 +89,46 @@ async function decodeJpegFrames(file: Part10File): Promise<EncodeOptions> {
   if (mono) return { replace, remove: new Set([T.PlanarConfiguration]) };
   replace.set(T.PlanarConfiguration, { vr: 'US', value: usValue(0) });
   return { replace };
+}
+
+/** One JPEG frame as interleaved 8-bit samples (RGB, or grey for SamplesPerPixel 1), checked against the data set. */
+async function decodeJpegFrame(frames: FrameSource, n: number): Promise<Buffer> {
+  const mono = frames.samplesPerPixel === 1;
+  const channels = mono ? 1 : 3;
+  let decoded: { data: Buffer; info: OutputInfo };
+  try {
+    decoded = await sharp(frames.frame(n), { limitInputPixels: MAX_FRAME_PIXELS, failOn: 'error' })
+      .toColourspace(mono ? 'b-w' : 'srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new LucidaError('INVALID_DICOM', `JPEG frame ${n} cannot be decoded: ${(e as Error).message}`);
+  }
+  const { info, data } = decoded;
+  if (info.width !== frames.columns || info.height !== frames.rows || info.channels !== channels) {
+    throw new LucidaError(
+      'INVALID_DICOM',
+      `JPEG frame ${n} is ${info.width}×${info.height}×${info.channels}, the data set says ${frames.columns}×${frames.rows}×${channels}`,
+    );
+  }
+  return data;
+}
+
+/**
+ * Frame `n` uncompressed (little-endian, interleaved), as WADO-RS /frames sends it when no
+ * compressed transfer syntax is asked for: native frames as they are, JPEG Baseline decoded.
+ */
+export async function decodeFrame(source: Uint8Array | Part10File, n: number): Promise<Buffer> {
+  const frames = getFrames(source);
+  if (!frames.encapsulated) return frames.frame(n);
+  if (frames.transferSyntaxUID !== TS.JPEGBaseline8Bit) {
+    throw new LucidaError('UNSUPPORTED_TRANSFER_SYNTAX', `cannot decode transfer syntax ${frames.transferSyntaxUID}`);
+  }
+  if (frames.rows * frames.columns > MAX_FRAME_PIXELS) {
+    throw new LucidaError('NOT_ACCEPTABLE', `frame of ${frames.columns}×${frames.rows} pixels exceeds the decoding limit`);
+  }
+  return decodeJpegFrame(frames, n);
 }
 
 function monoInterpretation(pi: string): string {

@@ -4,13 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { readObject, type ObjectStore } from './object-store.js';
-
-async function drain(r: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of r) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
+import { readAll, readObject, type ObjectStore } from './object-store.js';
 
 export function describeObjectStoreContract(name: string, makeStore: () => Promise<ObjectStore>): void {
   describe(`ObjectStore contract: ${name}`, () => {
@@ -36,7 +30,7 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
         }
       })());
       expect(await store.put('big/stream.bin', body)).toEqual({ sizeBytes: 8 * 1024 * 1024 });
-      const back = await drain(await store.get('big/stream.bin'));
+      const back = await readAll(await store.get('big/stream.bin'));
       expect(back.length).toBe(sent);
       expect(createHash('sha256').update(back).digest('hex')).toBe(hash.digest('hex'));
     });
@@ -44,8 +38,8 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
     it('reads inclusive byte ranges, including an open-ended one', async () => {
       const data = Buffer.from('0123456789abcdef');
       await store.put('range/r.bin', data);
-      expect((await drain(await store.get('range/r.bin', { start: 2, end: 5 }))).toString()).toBe('2345');
-      expect((await drain(await store.get('range/r.bin', { start: 10 }))).toString()).toBe('abcdef');
+      expect((await readAll(await store.get('range/r.bin', { start: 2, end: 5 }))).toString()).toBe('2345');
+      expect((await readAll(await store.get('range/r.bin', { start: 10 }))).toString()).toBe('abcdef');
     });
 
     it('replaces an object atomically on a second put', async () => {

@@ -28,11 +28,16 @@ export function assertValidKey(key: string): void {
   }
 }
 
+/** Collects a stream into one Buffer: only for bodies known to be bounded (one instance, one part). */
+export async function readAll(stream: AsyncIterable<Buffer | Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
 /** Reads a whole object into memory: only for objects known to be bounded (one instance, a thumbnail). */
 export async function readObject(store: ObjectStore, key: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await store.get(key)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  return readAll(await store.get(key));
 }
 
 /**

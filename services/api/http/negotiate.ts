@@ -1,0 +1,19 @@
+/** Content negotiation shared by the DICOMweb routes (PS3.18 §8.7). */
+import type { Request } from 'express';
+import { LucidaError } from '../../core/errors.js';
+import { mediaRangeMatches, parseAccept, type MediaRange } from './media-type.js';
+
+/** Picks the first acceptable media range (by q) for which `canServe` holds; 406 when none. */
+export function negotiate<T>(ranges: MediaRange[], canServe: (range: MediaRange) => T | undefined, what: string): T {
+  for (const range of ranges) {
+    const choice = canServe(range);
+    if (choice !== undefined) return choice;
+  }
+  throw new LucidaError('NOT_ACCEPTABLE', `cannot produce any of the accepted media types for ${what}`);
+}
+
+/** DICOM JSON responses (QIDO-RS, metadata, STOW-RS): `application/dicom+json`, or `application/json` if that is what was asked. */
+export function negotiateDicomJson(req: Request, what: string): 'application/dicom+json' | 'application/json' {
+  return negotiate(parseAccept(req.get('accept')), (r) =>
+    (['application/dicom+json', 'application/json'] as const).find((t) => mediaRangeMatches(r, t)), what);
+}
