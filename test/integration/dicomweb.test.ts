@@ -215,6 +215,24 @@ describe('DICOMweb archive', () => {
       expect(studyMeta.body).toHaveLength(2);
     });
 
+    it('labels compressed pixel bulk data with its transfer syntax and refuses it to clients that did not accept it', async () => {
+      const meta = await request(srv.url).get(`/dicomweb/studies/${studyUID}/series/${seriesUID}/instances/${photoUID}/metadata`)
+        .set('Authorization', `Bearer ${read}`).expect(200);
+      const bulk = new URL(meta.body[0]['7FE00010'].BulkDataURI).pathname;
+      const ok = await request(srv.url).get(bulk).set('Authorization', `Bearer ${read}`)
+        .set('Accept', 'application/octet-stream; transfer-syntax=*').buffer(true).parse(binary).expect(200);
+      expect(ok.headers['content-type']).toBe(`application/octet-stream; transfer-syntax=${TS.JPEGBaseline8Bit}`);
+      expect(ok.body.subarray(0, jpeg.length).equals(jpeg)).toBe(true);
+      await request(srv.url).get(bulk).set('Authorization', `Bearer ${read}`).set('Accept', 'application/octet-stream').expect(406);
+    });
+
+    it('does not let an error response carry the rendered image cache header', async () => {
+      const res = await request(srv.url).get(`/dicomweb/studies/${studyUID}/series/${seriesUID}/instances/${photoUID}/frames/9/rendered`)
+        .set('Authorization', `Bearer ${read}`).expect(404);
+      expect(res.headers['cache-control']).toBeUndefined();
+      expect(res.headers['content-type']).toMatch(/problem\+json/);
+    });
+
     it('serves WADO-URI as application/dicom (byte identical) and image/jpeg', async () => {
       const q = `requestType=WADO&studyUID=${studyUID}&seriesUID=${seriesUID}&objectUID=${photoUID}`;
       const dcm = await request(srv.url).get(`/wado?${q}&contentType=application/dicom`).set('Authorization', `Bearer ${read}`)

@@ -60,6 +60,29 @@ describe('reconciliation of abandoned stores', () => {
     await db.pool.query('DELETE FROM instances WHERE sop_uid = $1', [fresh.sop]);
   });
 
+  it('lets a slow original attempt neither commit nor undo a row another request has taken over', async () => {
+    const { makeVlPhoto } = await import('../fixtures/dicom.js');
+    const { parsePart10 } = await import('../../services/core/dicom/index.js');
+    const sop = newUid();
+    const parsed = parsePart10(await makeVlPhoto({ sopUID: sop }));
+    const attempt = (key: string) => ({
+      sopInstanceUID: sop, sopClassUID: parsed.sopClassUID, studyInstanceUID: parsed.studyInstanceUID,
+      seriesInstanceUID: parsed.seriesInstanceUID, transferSyntaxUID: parsed.transferSyntaxUID, objectKey: key, sizeBytes: 1, sha256: key,
+    });
+    expect(await index.reservePending(attempt('slow-a'))).toEqual({ reserved: true });
+    // B takes the row over (A looked abandoned); a third attempt naming A's key can no longer do so.
+    expect(await index.replacePending(attempt('takeover-b'), 'slow-a')).toBe(true);
+    expect(await index.replacePending(attempt('late-c'), 'slow-a')).toBe(false);
+    // A finally finishes: its commit and its undo must not touch B's row.
+    expect(await index.commitStored(sop, 'slow-a', parsed.metadata)).toEqual({ committed: false, reason: 'not-pending' });
+    await index.deletePending(sop, 'slow-a');
+    expect((await db.pool.query('SELECT status, object_key FROM instances WHERE sop_uid = $1', [sop])).rows)
+      .toEqual([{ status: 'pending', object_key: 'takeover-b' }]);
+    expect(await index.commitStored(sop, 'takeover-b', parsed.metadata)).toEqual({ committed: true });
+    expect((await db.pool.query('SELECT status, object_key FROM instances WHERE sop_uid = $1', [sop])).rows)
+      .toEqual([{ status: 'stored', object_key: 'takeover-b' }]);
+  });
+
   it('runs as a pg-boss job when the worker starts', async () => {
     const stale = await abandon(3600);
     const worker = await startWorker({

@@ -5,11 +5,11 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { LucidaError } from '../../core/errors.js';
-import { extractBulkData } from '../../core/dicom/index.js';
+import { extractBulkData, TS } from '../../core/dicom/index.js';
 import type { DicomJson } from '../../core/dicom/json.types.js';
 import type { InstanceIndex } from '../../core/index/port.js';
 import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
-import { mediaRangeMatches, parseAccept } from '../http/media-type.js';
+import { parseAccept, type MediaRange } from '../http/media-type.js';
 import { MultipartWriter } from '../multipart/writer.js';
 import { allow } from '../middleware/auth.js';
 import type { DicomwebUrls } from '../urls.js';
@@ -19,13 +19,13 @@ import { resolveTarget } from './retrieve-common.js';
 export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore; urls: DicomwebUrls }): Router {
   const router = Router();
   const metadata = async (req: Request, res: Response) => {
-    const instances = await resolveTarget(deps.index, req);
+    const instances = await resolveTarget(deps.index, req, { withMetadata: true });
     res.status(200).type(negotiateDicomJson(req, 'metadata'));
     // Written instance by instance: a large study never becomes one big string.
     res.write('[');
     instances.forEach((inst, i) => {
       const base = `${deps.urls.instance(inst.studyInstanceUID, inst.seriesInstanceUID, inst.sopInstanceUID)}/bulkdata/`;
-      res.write((i ? ',' : '') + JSON.stringify(absoluteBulkDataUris(inst.metadata, base)));
+      res.write((i ? ',' : '') + JSON.stringify(absoluteBulkDataUris(inst.metadata ?? {}, base)));
     });
     res.end(']');
   };
@@ -37,20 +37,28 @@ export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore;
     const [inst] = await resolveTarget(deps.index, req);
     const elementPath = ([] as string[]).concat((req.params as any).path).join('/');
     if (!/^[0-9A-Fa-f]{8}(\/\d+\/[0-9A-Fa-f]{8})*$/.test(elementPath)) throw new LucidaError('NOT_FOUND', 'no such bulk data');
+    const { data, transferSyntaxUID } = extractBulkData(await readObject(deps.store, inst.objectKey), elementPath.toUpperCase());
+    // Encapsulated pixel data comes out compressed (PS3.18 §8.7.3.5): labelled with its transfer
+    // syntax, and only for clients that accept that syntax (or '*'); other bulk data is plain bytes.
+    const partType = transferSyntaxUID ? `application/octet-stream; transfer-syntax=${transferSyntaxUID}` : 'application/octet-stream';
+    const syntaxOk = (r: MediaRange) => {
+      const ts = r.params['transfer-syntax'];
+      return transferSyntaxUID ? ts === '*' || ts === transferSyntaxUID : ts === undefined || ts === '*' || ts === TS.ExplicitVRLittleEndian;
+    };
     const multipart = negotiate(parseAccept(req.get('accept')), (r) => {
-      if (r.essence === 'multipart/related' && (r.params.type ?? 'application/octet-stream').toLowerCase() === 'application/octet-stream') return true;
-      if (r.essence === 'application/octet-stream') return false;
-      if (mediaRangeMatches(r, 'multipart/related')) return true;
+      if (r.essence === 'multipart/related' && (r.params.type ?? 'application/octet-stream').toLowerCase() === 'application/octet-stream') return syntaxOk(r) || undefined;
+      if (r.essence === 'application/octet-stream') return syntaxOk(r) ? false : undefined;
+      if (r.essence === '*/*' && !transferSyntaxUID) return true;
       return undefined;
     }, 'bulk data');
-    const { data } = extractBulkData(await readObject(deps.store, inst.objectKey), elementPath.toUpperCase());
     if (!multipart) {
-      res.status(200).type('application/octet-stream').send(data);
+      res.status(200).setHeader('Content-Type', partType);
+      res.send(data);
       return;
     }
     const writer = new MultipartWriter(res);
     res.status(200).setHeader('Content-Type', writer.contentTypeHeader('application/octet-stream'));
-    await writer.writePart({ 'Content-Type': 'application/octet-stream', 'Content-Location': req.originalUrl }, data);
+    await writer.writePart({ 'Content-Type': partType, 'Content-Location': req.originalUrl }, data);
     await writer.end();
     res.end();
   });

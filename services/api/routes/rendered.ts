@@ -33,7 +33,7 @@ export function renderedRoutes(deps: { index: InstanceIndex; store: ObjectStore 
   const thumbnail = async (req: Request, res: Response) => {
     const instances = await resolveTarget(deps.index, req);
     // A study or series is represented by its first image (lowest series, then instance number).
-    const inst = instances.find((i) => i.metadata['7FE00010'] !== undefined) ?? instances[0];
+    const inst = instances.find((i) => i.hasPixelData) ?? instances[0];
     const format = pickFormat(req);
     await sendRendering(deps, inst, 1, { format, quality: 80, viewport: { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE } }, res);
   };
@@ -44,20 +44,22 @@ export function renderedRoutes(deps: { index: InstanceIndex; store: ObjectStore 
 }
 
 async function sendRendering(deps: { store: ObjectStore }, inst: StoredInstance, frame: number, p: RenderParams, res: Response) {
-  if (inst.metadata['7FE00010'] === undefined) throw new LucidaError('NOT_ACCEPTABLE', 'this instance has no pixel data to render');
+  if (!inst.hasPixelData) throw new LucidaError('NOT_ACCEPTABLE', 'this instance has no pixel data to render');
   const variant = `rendered-f${frame}-q${p.quality}-${p.viewport ? `${p.viewport.width}x${p.viewport.height}` : 'full'}.${p.format === 'png' ? 'png' : 'jpg'}`;
   const key = objectKeys.derivative(inst.sopInstanceUID, variant);
-  res.status(200).type(p.format === 'png' ? 'image/png' : 'image/jpeg');
-  res.setHeader('Cache-Control', 'private, max-age=3600');
+  // Headers only once the image is in hand: an error response must not carry the image's caching.
+  const succeed = () => res.status(200).type(p.format === 'png' ? 'image/png' : 'image/jpeg')
+    .setHeader('Cache-Control', 'private, max-age=3600');
   const cached = await deps.store.exists(key);
   if (cached) {
-    res.setHeader('Content-Length', String(cached.sizeBytes));
-    await pipeline(await deps.store.get(key), res);
+    const stream = await deps.store.get(key);
+    succeed().setHeader('Content-Length', String(cached.sizeBytes));
+    await pipeline(stream, res);
     return;
   }
   const image = await renderFrame(await readObject(deps.store, inst.objectKey), frame, p);
   await deps.store.put(key, image);
-  res.send(image);
+  succeed().send(image);
 }
 
 function pickFormat(req: Request): 'jpeg' | 'png' {

@@ -13,7 +13,7 @@ import { readObject, type ObjectStore } from '../../core/storage/object-store.js
 export interface TargetParams { study: string; series?: string; instance?: string }
 
 /** Stored instances of the study/series/instance in the URL; 400 for a malformed UID, 404 when none. */
-export async function resolveTarget(index: InstanceIndex, req: Request<any>): Promise<StoredInstance[]> {
+export async function resolveTarget(index: InstanceIndex, req: Request<any>, opts?: { withMetadata?: boolean }): Promise<StoredInstance[]> {
   const p = req.params as TargetParams;
   for (const [name, uid] of Object.entries(p)) {
     if (['study', 'series', 'instance'].includes(name) && uid !== undefined && !isValidUid(uid)) {
@@ -22,7 +22,7 @@ export async function resolveTarget(index: InstanceIndex, req: Request<any>): Pr
   }
   const found = await index.findInstances({
     studyInstanceUID: p.study, seriesInstanceUID: p.series, sopInstanceUID: p.instance,
-  });
+  }, opts);
   if (found.length === 0) {
     const what = p.instance ? 'instance' : p.series ? 'series' : 'study';
     throw new LucidaError('NOT_FOUND', `no such ${what}`);

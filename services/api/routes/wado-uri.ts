@@ -29,7 +29,7 @@ export function wadoUriRoutes(deps: { index: InstanceIndex; store: ObjectStore }
       studyInstanceUID: uids.studyUID!, seriesInstanceUID: uids.seriesUID, sopInstanceUID: uids.objectUID,
     });
     if (!inst) throw new LucidaError('NOT_FOUND', 'no such object');
-    const isImage = inst.metadata['7FE00010'] !== undefined;
+    const isImage = inst.hasPixelData;
     const contentType = (q('contentType') ?? (isImage ? 'image/jpeg' : 'application/dicom')).split(',')[0].trim().toLowerCase();
 
     if (contentType === 'application/dicom') {

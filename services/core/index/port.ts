@@ -45,8 +45,13 @@ export interface StoredInstance {
   sizeBytes: number;
   sha256: string;
   numberOfFrames: number | null;
-  /** Full DICOM JSON without bulk data; BulkDataURI values are relative element paths. */
-  metadata: DicomJson;
+  /** True when the instance has Pixel Data (it can be rendered). */
+  hasPixelData: boolean;
+  /**
+   * Full DICOM JSON without bulk data (BulkDataURI values are relative element paths); only
+   * loaded when asked for (`withMetadata`), since most retrievals do not need it.
+   */
+  metadata?: DicomJson;
 }
 
 export interface InstanceFilter { studyInstanceUID: string; seriesInstanceUID?: string; sopInstanceUID?: string }
@@ -56,17 +61,22 @@ export interface QidoResult { matches: DicomJson[]; truncated: boolean; warnings
 export interface InstanceIndex {
   /** Phase 1 of the two-phase store: claim the SOP Instance UID with a pending row. */
   reservePending(p: PendingInstance): Promise<ReserveResult>;
-  /** Takes over a pending row left by a failed or crashed request (same UID), pointing it at a new object. */
-  replacePending(p: PendingInstance): Promise<boolean>;
+  /**
+   * Takes over a pending row left by a failed or crashed request (same UID), pointing it at a new
+   * object. Only the attempt whose object is `previousObjectKey` is taken over.
+   */
+  replacePending(p: PendingInstance, previousObjectKey: string): Promise<boolean>;
   /**
    * Phase 3: in ONE statement, upsert patient, study, series from `metadata` (latest attributes win)
    * and mark the pending instance stored. Durable on return.
+   * `objectKey` names the store attempt: a pending row that another request has taken over since
+   * (it points at another object) is not this caller's to commit, undo or replace.
    */
-  commitStored(sopInstanceUID: string, metadata: DicomJson): Promise<CommitResult>;
+  commitStored(sopInstanceUID: string, objectKey: string, metadata: DicomJson): Promise<CommitResult>;
   /** Undo phase 1 (the caller removes the object). */
-  deletePending(sopInstanceUID: string): Promise<void>;
+  deletePending(sopInstanceUID: string, objectKey: string): Promise<void>;
   /** Stored instances matching the filter, ordered by series number, instance number. */
-  findInstances(filter: InstanceFilter): Promise<StoredInstance[]>;
+  findInstances(filter: InstanceFilter, opts?: { withMetadata?: boolean }): Promise<StoredInstance[]>;
   /** QIDO-RS search (PS3.18 §10.6): runs entirely in SQL. `retrieveBase` is the absolute /dicomweb URL. */
   search(query: QidoQuery, retrieveBase: string): Promise<QidoResult>;
 }

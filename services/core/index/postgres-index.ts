@@ -24,7 +24,7 @@ interface ExistingRow {
 
 interface StoredRow {
   study_uid: string; series_uid: string; sop_uid: string; sop_class_uid: string; transfer_syntax_uid: string;
-  object_key: string; size_bytes: string; sha256: string; number_of_frames: number | null; metadata: DicomJson | null;
+  object_key: string; size_bytes: string; sha256: string; number_of_frames: number | null; has_pixel_data: boolean | null; metadata?: DicomJson | null;
 }
 
 export class PostgresInstanceIndex implements InstanceIndex {
@@ -42,17 +42,17 @@ export class PostgresInstanceIndex implements InstanceIndex {
     throw new Error(`could not reserve or read instance ${p.sopInstanceUID}`);
   }
 
-  async replacePending(p: PendingInstance): Promise<boolean> {
-    const { rowCount } = await this.pool.query(replacePendingSql(p));
+  async replacePending(p: PendingInstance, previousObjectKey: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(replacePendingSql(p, previousObjectKey));
     return rowCount === 1;
   }
 
-  async commitStored(sopInstanceUID: string, metadata: DicomJson): Promise<CommitResult> {
+  async commitStored(sopInstanceUID: string, objectKey: string, metadata: DicomJson): Promise<CommitResult> {
     const rows = toIndexRows(metadata);
     if (rows.instance.sopInstanceUID !== sopInstanceUID) {
       throw new Error(`metadata is for ${rows.instance.sopInstanceUID}, not ${sopInstanceUID}`);
     }
-    const { rows: [r] } = await this.pool.query<CommitOutcomeRow>(commitStoredSql(rows));
+    const { rows: [r] } = await this.pool.query<CommitOutcomeRow>(commitStoredSql(rows, objectKey));
     if (r.stored) return { committed: true };
     if (r.was_pending && r.patient_mismatch) return { committed: false, reason: 'patient-mismatch' };
     if (r.was_pending && r.study_mismatch) return { committed: false, reason: 'study-mismatch' };
@@ -61,12 +61,12 @@ export class PostgresInstanceIndex implements InstanceIndex {
     return { committed: false, reason: r.study_ok ? 'study-mismatch' : 'patient-mismatch' };
   }
 
-  async deletePending(sopInstanceUID: string): Promise<void> {
-    await this.pool.query(deletePendingSql(sopInstanceUID));
+  async deletePending(sopInstanceUID: string, objectKey: string): Promise<void> {
+    await this.pool.query(deletePendingSql(sopInstanceUID, objectKey));
   }
 
-  async findInstances(filter: InstanceFilter): Promise<StoredInstance[]> {
-    const { rows } = await this.pool.query<StoredRow>(findInstancesSql(filter));
+  async findInstances(filter: InstanceFilter, opts: { withMetadata?: boolean } = {}): Promise<StoredInstance[]> {
+    const { rows } = await this.pool.query<StoredRow>(findInstancesSql(filter, opts.withMetadata));
     return rows.map((r) => ({
       studyInstanceUID: r.study_uid,
       seriesInstanceUID: r.series_uid,
@@ -77,7 +77,8 @@ export class PostgresInstanceIndex implements InstanceIndex {
       sizeBytes: Number(r.size_bytes),
       sha256: r.sha256,
       numberOfFrames: r.number_of_frames,
-      metadata: r.metadata ?? {},
+      hasPixelData: r.has_pixel_data === true,
+      ...(opts.withMetadata ? { metadata: r.metadata ?? {} } : {}),
     }));
   }
 

@@ -109,7 +109,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
         'a different object is already stored under this SOP Instance UID; instances are immutable');
     }
     const ageSeconds = (Date.now() - existing.receivedAt.getTime()) / 1000;
-    if (ageSeconds < deps.pendingTimeoutSeconds || !(await deps.index.replacePending(pending))) {
+    if (ageSeconds < deps.pendingTimeoutSeconds || !(await deps.index.replacePending(pending, existing.objectKey))) {
       return fail(FailureReason.ProcessingFailure, 'this SOP Instance is being stored by another request; retry later');
     }
     // Taken over from an abandoned attempt: its object (under its own key) is garbage now.
@@ -122,13 +122,13 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     await deps.store.put(pending.objectKey, bytes);
   } catch (err) {
     deps.log.error({ err, sopInstanceUID: pending.sopInstanceUID }, 'object store write failed');
-    await deps.index.deletePending(pending.sopInstanceUID).catch(() => {});
+    await deps.index.deletePending(pending.sopInstanceUID, pending.objectKey).catch(() => {});
     return fail(FailureReason.OutOfResources, 'the archive could not write the object');
   }
 
   // Phase 3: index it.
   try {
-    const result = await deps.index.commitStored(pending.sopInstanceUID, parsed.metadata);
+    const result = await deps.index.commitStored(pending.sopInstanceUID, pending.objectKey, parsed.metadata);
     if (result.committed) return stored(false);
     if (result.reason === 'not-pending') {
       // Another request took the row over: our object is garbage, their row is theirs.
@@ -150,5 +150,5 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
 async function undo(deps: IngestDeps, sopInstanceUID: string, objectKey: string): Promise<void> {
   // Object first: a pending row without an object is harmless; an object without a row is an orphan.
   await deps.store.delete(objectKey).catch((err) => deps.log.error({ err, sopInstanceUID }, 'undo: delete object failed'));
-  await deps.index.deletePending(sopInstanceUID).catch((err) => deps.log.error({ err, sopInstanceUID }, 'undo: delete row failed'));
+  await deps.index.deletePending(sopInstanceUID, objectKey).catch((err) => deps.log.error({ err, sopInstanceUID }, 'undo: delete row failed'));
 }

@@ -38,7 +38,7 @@ export interface CommitOutcomeRow {
 }
 
 /** Builds the commit statement for the instance `rows.instance.sopInstanceUID`. */
-export function commitStoredSql(rows: IndexRows): SqlStatement {
+export function commitStoredSql(rows: IndexRows, objectKey: string): SqlStatement {
   const { patient: p, study: st, series: se, instance: i } = rows;
   return {
     name: 'lucida-commit-stored',
@@ -52,7 +52,7 @@ WITH guard AS (
 ),
 inst AS (
   SELECT pk FROM instances
-  WHERE sop_uid = $1 AND status = 'pending'
+  WHERE sop_uid = $1 AND status = 'pending' AND object_key = $36
     AND NOT (SELECT patient_mismatch OR study_mismatch FROM guard)
   FOR UPDATE
 ),
@@ -103,7 +103,7 @@ upd AS (
 SELECT (SELECT count(*) FROM upd)::int AS stored,
        (SELECT count(*) FROM inst)::int AS claimed,
        (SELECT count(*) FROM stu)::int AS study_ok,
-       EXISTS (SELECT 1 FROM instances WHERE sop_uid = $1 AND status = 'pending') AS was_pending,
+       EXISTS (SELECT 1 FROM instances WHERE sop_uid = $1 AND status = 'pending' AND object_key = $36) AS was_pending,
        g.patient_mismatch, g.study_mismatch
 FROM guard g`,
     values: [
@@ -114,7 +114,7 @@ FROM guard g`,
       se.modality, se.seriesNumber, se.seriesDescription, se.ppsStartDate, se.ppsStartTime, se.bodyPartExamined,
       se.laterality, JSON.stringify(se.attrs),
       i.contentDate, i.contentTime, i.acquisitionDateTime, JSON.stringify(i.metadata),
-      p.patientNamePrefixes,
+      p.patientNamePrefixes, objectKey,
     ],
   };
 }

@@ -26,35 +26,38 @@ export function existingInstanceSql(sopInstanceUID: string): SqlStatement {
 }
 
 /** Points a still-pending row at a new object (a retry after a failed or crashed request). */
-export function replacePendingSql(p: PendingInstance): SqlStatement {
+export function replacePendingSql(p: PendingInstance, previousObjectKey: string): SqlStatement {
   return {
     text: `UPDATE instances
            SET study_uid = $2, series_uid = $3, sop_class_uid = $4, transfer_syntax_uid = $5,
                object_key = $6, size_bytes = $7, sha256 = $8, received_at = now(), updated_at = now()
-           WHERE sop_uid = $1 AND status = 'pending'
+           WHERE sop_uid = $1 AND status = 'pending' AND object_key = $9
            RETURNING pk`,
     values: [p.sopInstanceUID, p.studyInstanceUID, p.seriesInstanceUID, p.sopClassUID, p.transferSyntaxUID,
-      p.objectKey, p.sizeBytes, p.sha256],
+      p.objectKey, p.sizeBytes, p.sha256, previousObjectKey],
   };
 }
 
-/** Removes a pending row (never a stored one). */
-export function deletePendingSql(sopInstanceUID: string): SqlStatement {
-  return { text: `DELETE FROM instances WHERE sop_uid = $1 AND status = 'pending'`, values: [sopInstanceUID] };
+/** Removes this attempt's pending row (never a stored one, never one another request took over). */
+export function deletePendingSql(sopInstanceUID: string, objectKey: string): SqlStatement {
+  return {
+    text: `DELETE FROM instances WHERE sop_uid = $1 AND status = 'pending' AND object_key = $2`,
+    values: [sopInstanceUID, objectKey],
+  };
 }
 
 /** Stored instances of a study (optionally one series / one instance), by series then instance number. */
-export function findInstancesSql(filter: InstanceFilter): SqlStatement {
+export function findInstancesSql(filter: InstanceFilter, withMetadata = false): SqlStatement {
   const params = new Params();
   const where = [`st.study_uid = ${params.add(filter.studyInstanceUID)}`, `i.status = 'stored'`];
   if (filter.seriesInstanceUID !== undefined) where.push(`se.series_uid = ${params.add(filter.seriesInstanceUID)}`);
   if (filter.sopInstanceUID !== undefined) where.push(`i.sop_uid = ${params.add(filter.sopInstanceUID)}`);
-  // Three fixed shapes (study, series, instance): each is prepared once per connection.
+  // A few fixed shapes (study/series/instance, with or without metadata): each is prepared once per connection.
   const shape = filter.sopInstanceUID !== undefined ? 'i' : '';
   return {
-    name: `lucida-find-instances-${filter.seriesInstanceUID !== undefined ? 's' : ''}${shape}`,
+    name: `lucida-find-instances-${filter.seriesInstanceUID !== undefined ? 's' : ''}${shape}${withMetadata ? '-m' : ''}`,
     text: `SELECT st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid, i.transfer_syntax_uid, i.object_key,
-                  i.size_bytes, i.sha256, i.number_of_frames, i.metadata
+                  i.size_bytes, i.sha256, i.number_of_frames, i.metadata ? '7FE00010' AS has_pixel_data${withMetadata ? ', i.metadata' : ''}
            FROM studies st
            JOIN instances i ON i.study_fk = st.pk
            JOIN series se ON se.pk = i.series_fk
