@@ -1,11 +1,12 @@
 /**
  * WADO-RS Retrieve Frames (PS3.18 §10.4.1.1.3): /frames/{list}. Frames go out as stored with
  * `transfer-syntax=*` (what Cornerstone's loader asks for), as image/jpeg when stored as JPEG
- * baseline, or uncompressed (the default; JPEG baseline frames are decoded for it).
+ * baseline, or uncompressed (the default; frames in any syntax the codec decodes, canDecodeToNative,
+ * are decoded for it).
  */
 import { Router, type Request, type Response } from 'express';
 import { LucidaError } from '../../core/errors.js';
-import { decodeFrame, getFrames, readPart10, TS, isEncapsulated } from '../../core/dicom/index.js';
+import { canDecodeToNative, decodeFrame, getFrames, readPart10, TS } from '../../core/dicom/index.js';
 import type { InstanceIndex } from '../../core/index/port.js';
 import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
 import { parseAccept, type MediaRange } from '../http/media-type.js';
@@ -33,8 +34,9 @@ export function frameRoutes(deps: { index: InstanceIndex; store: ObjectStore }):
     const choice = negotiate(parseAccept(req.get('accept')), (r) => frameChoice(r, stored, frameNumbers.length), 'frames');
     // Read the instance once; every requested frame comes out of that one read.
     const source = getFrames(readPart10(await readObject(deps.store, inst.objectKey)));
-    const frames = await Promise.all(frameNumbers.map((n) => (choice.uncompressed ? decodeFrame(source.file, n) : source.frame(n))));
-    const ts = choice.uncompressed ? TS.ExplicitVRLittleEndian : stored;
+    const frames = await Promise.all(frameNumbers.map((n) => (choice.uncompressed ? decodeFrame(source, n) : source.frame(n))));
+    // Frames as stored are in the source's frame syntax: native pixel data always comes out little endian.
+    const ts = choice.uncompressed ? TS.ExplicitVRLittleEndian : source.frameTransferSyntaxUID;
     const partType = choice.partType === 'image/jpeg' ? 'image/jpeg' : `application/octet-stream; transfer-syntax=${ts}`;
     if (!choice.multipart) {
       res.status(200).setHeader('Content-Type', partType);
@@ -62,12 +64,10 @@ function frameChoice(r: MediaRange, stored: string, count: number): FrameChoice 
   }
   if (type !== 'application/octet-stream') return undefined;
   const ts = r.params['transfer-syntax'];
-  if (ts === '*' || ts === stored) return { multipart, partType: 'application/octet-stream', uncompressed: isUncompressed(stored) };
-  if ((ts === undefined || ts === TS.ExplicitVRLittleEndian) && (isUncompressed(stored) || stored === TS.JPEGBaseline8Bit)) {
+  if (ts === '*' || ts === stored) return { multipart, partType: 'application/octet-stream', uncompressed: false };
+  if ((ts === undefined || ts === TS.ExplicitVRLittleEndian) && canDecodeToNative(stored)) {
     return { multipart, partType: 'application/octet-stream', uncompressed: true };
   }
   return undefined;
 }
-
-const isUncompressed = (ts: string) => !isEncapsulated(ts);
 

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { LucidaError } from '../../core/errors.js';
-import { isValidUid, toExplicitVRLittleEndian, TS } from '../../core/dicom/index.js';
+import { canDecodeToNative, isValidUid, toExplicitVRLittleEndian, TS } from '../../core/dicom/index.js';
 import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
 import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
 
@@ -30,12 +30,6 @@ export async function resolveTarget(index: InstanceIndex, req: Request<any>, opt
   return found;
 }
 
-/** Transfer syntaxes this archive can decode to Explicit VR Little Endian. */
-export const TRANSCODABLE_TO_EXPLICIT_LE: ReadonlySet<string> = new Set([
-  TS.ImplicitVRLittleEndian, TS.ExplicitVRLittleEndian, TS.ExplicitVRBigEndian,
-  TS.DeflatedExplicitVRLittleEndian, TS.JPEGBaseline8Bit,
-]);
-
 /**
  * The transfer syntax to send an instance in for a requested `transfer-syntax` parameter:
  * '*' = as stored; none = Explicit VR Little Endian (PS3.18 §8.7.3.5.2 default); otherwise that
@@ -45,7 +39,7 @@ export function deliverableSyntax(stored: string, requested: string | undefined)
   if (requested === '*') return stored;
   const want = requested ?? TS.ExplicitVRLittleEndian;
   if (want === stored) return stored;
-  if (want === TS.ExplicitVRLittleEndian && TRANSCODABLE_TO_EXPLICIT_LE.has(stored)) return want;
+  if (want === TS.ExplicitVRLittleEndian && canDecodeToNative(stored)) return want;
   return undefined;
 }
 

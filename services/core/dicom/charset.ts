@@ -12,21 +12,44 @@ export type TextDecodeFn = (bytes: Buffer, start: number, end: number) => string
 /** VRs whose values use the Specific Character Set. */
 export const CHARSET_VRS: ReadonlySet<string> = new Set(['SH', 'LO', 'ST', 'LT', 'UC', 'UT', 'PN']);
 
-/** Defined Term (without the "ISO 2022 " / "ISO_IR " prefix forms) → WHATWG encoding label. */
-const SINGLE_BYTE: Record<string, string> = {
-  'IR 100': 'latin1', // decoded with Buffer: WHATWG "latin1" is windows-1252, not ISO 8859-1
-  'IR 101': 'iso-8859-2',
-  'IR 109': 'iso-8859-3',
-  'IR 110': 'iso-8859-4',
-  'IR 144': 'iso-8859-5',
-  'IR 127': 'iso-8859-6',
-  'IR 126': 'iso-8859-7',
-  'IR 138': 'iso-8859-8',
-  'IR 148': 'iso-8859-9',
-  'IR 203': 'iso-8859-15',
-  'IR 166': 'windows-874', // TIS 620-2533; windows-874 is its superset
-  'IR 13': 'shift_jis', // JIS X 0201: the single-byte half of Shift_JIS (katakana at A1–DF)
-};
+/**
+ * The character sets of PS3.5 Tables 6.1-1 and 6.1-2/6.1-3/6.1-4, the one source for both the
+ * single-byte terms and the ISO 2022 escape sequences. `term` is the Defined Term without its
+ * "ISO_IR " / "ISO 2022 " prefix; `escape` the bytes after ESC that designate the set; `g` the code
+ * element it goes to; `decode` a WHATWG encoding label, or 'ascii', 'latin1' (decoded with Buffer:
+ * WHATWG "latin1" is windows-1252, not ISO 8859-1), 'jisx0208' / 'jisx0212' (7-bit two-byte sets,
+ * see decodeJis).
+ */
+const CHARACTER_SETS: readonly { term: string; escape: string; g: 0 | 1; decode: string }[] = [
+  { term: 'IR 6', escape: '(B', g: 0, decode: 'ascii' },
+  { term: 'IR 100', escape: '-A', g: 1, decode: 'latin1' },
+  { term: 'IR 101', escape: '-B', g: 1, decode: 'iso-8859-2' },
+  { term: 'IR 109', escape: '-C', g: 1, decode: 'iso-8859-3' },
+  { term: 'IR 110', escape: '-D', g: 1, decode: 'iso-8859-4' },
+  { term: 'IR 144', escape: '-L', g: 1, decode: 'iso-8859-5' },
+  { term: 'IR 127', escape: '-G', g: 1, decode: 'iso-8859-6' },
+  { term: 'IR 126', escape: '-F', g: 1, decode: 'iso-8859-7' },
+  { term: 'IR 138', escape: '-H', g: 1, decode: 'iso-8859-8' },
+  { term: 'IR 148', escape: '-M', g: 1, decode: 'iso-8859-9' },
+  { term: 'IR 203', escape: '-b', g: 1, decode: 'iso-8859-15' },
+  { term: 'IR 166', escape: '-T', g: 1, decode: 'windows-874' }, // TIS 620-2533; windows-874 is its superset
+  { term: 'IR 13', escape: ')I', g: 1, decode: 'shift_jis' }, // JIS X 0201 katakana: Shift_JIS's single bytes A1–DF
+  { term: 'IR 13', escape: '(J', g: 0, decode: 'ascii' }, // JIS X 0201 Romaji: ASCII except ¥ and ‾
+  { term: 'IR 87', escape: '$B', g: 0, decode: 'jisx0208' },
+  { term: 'IR 159', escape: '$(D', g: 0, decode: 'jisx0212' },
+  { term: 'IR 149', escape: '$)C', g: 1, decode: 'euc-kr' },
+  { term: 'IR 58', escape: '$)A', g: 1, decode: 'gbk' },
+];
+
+/** Single-byte terms (also usable without code extensions) → how their G1 half is decoded. */
+const SINGLE_BYTE: ReadonlyMap<string, string> = new Map(
+  CHARACTER_SETS.filter((c) => c.g === 1 && !c.escape.startsWith('$')).map((c) => [c.term, c.decode]),
+);
+
+/** Escape sequence (after ESC) → the set it designates. */
+const DESIGNATIONS: ReadonlyMap<string, { g: 0 | 1; set: string; length: number }> = new Map(
+  CHARACTER_SETS.map((c) => [c.escape, { g: c.g, set: c.decode, length: c.escape.length }]),
+);
 
 const decoders = new Map<string, TextDecoder>();
 function decoder(label: string): TextDecoder {
@@ -40,6 +63,12 @@ function decoder(label: string): TextDecoder {
 
 function isAscii(bytes: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (bytes[i] > 0x7f) return false;
+  return true;
+}
+
+/** ASCII without ESC: nothing for ISO 2022 to switch. */
+function isPlainAscii(bytes: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] > 0x7f || bytes[i] === 0x1b) return false;
   return true;
 }
 
@@ -93,7 +122,7 @@ export function charsetDecoder(terms: readonly string[], warn?: (message: string
     if (term === 'ISO_IR 192') return utf8;
     if (term === 'GB18030') return labelDecoder('gb18030');
     if (term === 'GBK') return labelDecoder('gbk');
-    const label = SINGLE_BYTE[termKey(term)];
+    const label = SINGLE_BYTE.get(termKey(term));
     if (label) return labelDecoder(label);
     warn?.(`unsupported Specific Character Set "${term}"; text decoded as Latin-1`);
     return latin1;
@@ -108,18 +137,18 @@ export function charsetDecoder(terms: readonly string[], warn?: (message: string
  */
 function iso2022Decoder(terms: readonly string[], warn?: (message: string) => void): TextDecodeFn {
   const initial = terms[0] === '' ? 'IR 6' : termKey(terms[0]);
-  const initialG1 = SINGLE_BYTE[initial] ?? (initial === 'IR 6' ? 'latin1' : undefined);
+  const initialG1 = SINGLE_BYTE.get(initial) ?? (initial === 'IR 6' ? 'latin1' : undefined);
   if (!initialG1 && initial !== 'IR 6') warn?.(`unsupported initial character set "${terms[0]}"; decoded as Latin-1`);
   return (b, s, e) => {
-    if (isAscii(b, s, e) && b.indexOf(0x1b, s) === -1) return b.toString('latin1', s, e);
+    if (isPlainAscii(b, s, e)) return b.toString('latin1', s, e);
     let out = '';
     let g0 = 'ascii';
     let g1 = initialG1 ?? 'latin1';
     let i = s;
     while (i < e) {
       if (b[i] === 0x1b) {
-        const esc = b.toString('latin1', i + 1, Math.min(i + 4, e));
-        const next = designation(esc);
+        const next = DESIGNATIONS.get(b.toString('latin1', i + 1, Math.min(i + 4, e)))
+          ?? DESIGNATIONS.get(b.toString('latin1', i + 1, Math.min(i + 3, e)));
         if (next) {
           if (next.g === 0) g0 = next.set;
           else g1 = next.set;
@@ -138,42 +167,28 @@ function iso2022Decoder(terms: readonly string[], warn?: (message: string) => vo
   };
 }
 
-/** Escape sequences of PS3.5 Tables 6.1-2/6.1-3/6.1-4 that designate G0 or G1. */
-function designation(esc: string): { g: 0 | 1; set: string; length: number } | undefined {
-  const three: Record<string, { g: 0 | 1; set: string }> = {
-    '$(D': { g: 0, set: 'jisx0212' },
-    '$)C': { g: 1, set: 'euc-kr' },
-    '$)A': { g: 1, set: 'gbk' },
-  };
-  if (three[esc]) return { ...three[esc], length: 3 };
-  const two: Record<string, { g: 0 | 1; set: string }> = {
-    '(B': { g: 0, set: 'ascii' },
-    '(J': { g: 0, set: 'ascii' }, // JIS X 0201 Romaji: ASCII except ¥ and ‾
-    '$B': { g: 0, set: 'jisx0208' },
-    ')I': { g: 1, set: 'shift_jis' },
-    '-A': { g: 1, set: 'latin1' },
-    '-B': { g: 1, set: 'iso-8859-2' },
-    '-C': { g: 1, set: 'iso-8859-3' },
-    '-D': { g: 1, set: 'iso-8859-4' },
-    '-L': { g: 1, set: 'iso-8859-5' },
-    '-G': { g: 1, set: 'iso-8859-6' },
-    '-F': { g: 1, set: 'iso-8859-7' },
-    '-H': { g: 1, set: 'iso-8859-8' },
-    '-M': { g: 1, set: 'iso-8859-9' },
-    '-T': { g: 1, set: 'windows-874' },
-    '-b': { g: 1, set: 'iso-8859-15' },
-  };
-  const k = esc.slice(0, 2);
-  return two[k] ? { ...two[k], length: 2 } : undefined;
-}
-
 function decodeRun(b: Buffer, s: number, e: number, g0: string, g1: string): string {
-  if (g0 === 'jisx0208' || g0 === 'jisx0212') {
-    // Two 7-bit bytes per character; reuse the ISO-2022-JP decoder by re-adding the escape.
-    const esc = g0 === 'jisx0208' ? Buffer.from([0x1b, 0x24, 0x42]) : Buffer.from([0x1b, 0x24, 0x28, 0x44]);
-    return decoder('iso-2022-jp').decode(Buffer.concat([esc, b.subarray(s, e)]));
-  }
+  if (g0 === 'jisx0208' || g0 === 'jisx0212') return decodeJis(b, s, e, g0 === 'jisx0212');
   if (isAscii(b, s, e)) return b.toString('latin1', s, e);
   if (g1 === 'latin1') return b.toString('latin1', s, e);
   return decoder(g1).decode(b.subarray(s, e));
+}
+
+/**
+ * A run of 7-bit two-byte JIS X 0208 or JIS X 0212 codes (ESC $ B, ESC $ ( D), decoded as EUC-JP:
+ * the same code points with the high bit set, JIS X 0212 ones behind SS3 (0x8F). (WHATWG's
+ * iso-2022-jp decoder knows JIS X 0208 only.) Bytes outside 21–7E pass through as they are.
+ */
+function decodeJis(b: Buffer, s: number, e: number, jisx0212: boolean): string {
+  const euc: number[] = [];
+  for (let i = s; i < e; i++) {
+    const c = b[i];
+    if (c >= 0x21 && c <= 0x7e && i + 1 < e) {
+      if (jisx0212) euc.push(0x8f);
+      euc.push(c | 0x80, b[++i] | 0x80);
+    } else {
+      euc.push(c);
+    }
+  }
+  return decoder('euc-jp').decode(Uint8Array.from(euc));
 }

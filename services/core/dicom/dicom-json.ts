@@ -16,7 +16,7 @@
 import type { DicomJson, DicomJsonAttribute } from './json.types.js';
 import { CHARSET_VRS, charsetDecoder, type TextDecodeFn } from './charset.js';
 import type { DicomDataSet, DicomElement } from './reader.js';
-import { BINARY_VRS, BULK_ELIGIBLE_VRS, byteSwapUnit, tagHex } from './vr.js';
+import { BINARY_VRS, BULK_ELIGIBLE_VRS, swapToLittleEndian, tagHex } from './vr.js';
 
 export interface DicomJsonOptions {
   /** Values of at least this many bytes become BulkDataURIs (PS3.18 F.2.6). Default 1024. */
@@ -90,15 +90,7 @@ function attribute(ctx: Context, ds: DicomDataSet, el: DicomElement, path: strin
 /** The value bytes in little-endian order (a view when no swap is needed). */
 export function littleEndianValue(bytes: Buffer, el: DicomElement, littleEndian: boolean): Buffer {
   const view = bytes.subarray(el.offset, el.offset + el.length);
-  const unit = byteSwapUnit(el.vr);
-  if (littleEndian || unit === 1) return view;
-  const copy = Buffer.from(view);
-  const whole = copy.length - (copy.length % unit);
-  const swapped = copy.subarray(0, whole);
-  if (unit === 2) swapped.swap16();
-  else if (unit === 4) swapped.swap32();
-  else swapped.swap64();
-  return copy;
+  return littleEndian ? view : swapToLittleEndian(view, el.vr);
 }
 
 function values(ctx: Context, el: DicomElement, le: boolean, decode: TextDecodeFn): unknown[] {

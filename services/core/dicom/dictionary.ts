@@ -28,11 +28,6 @@ export function attributeByTag(tag: string): AttributeInfo | undefined {
   return byTag.get(tag.toUpperCase());
 }
 
-/** Looks up an attribute by its PS3.6 keyword (e.g. "PatientName"). */
-export function attributeByKeyword(keyword: string): AttributeInfo | undefined {
-  return byKeyword.get(keyword);
-}
-
 /**
  * Resolves a QIDO-style attribute reference (keyword or 8 hex digits) to a tag, or undefined.
  * Private tags (odd group) are returned as-is with VR 'UN' if written in hex.

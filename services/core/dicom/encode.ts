@@ -10,7 +10,7 @@ import { LucidaError } from '../errors.js';
 import type { DicomDataSet, DicomElement, Part10File } from './reader.js';
 import { readAscii } from './reader.js';
 import { LUCIDA_IMPLEMENTATION_CLASS_UID, LUCIDA_IMPLEMENTATION_VERSION_NAME, TS } from './uids.js';
-import { LONG_LENGTH_VRS, byteSwapUnit } from './vr.js';
+import { LONG_LENGTH_VRS, swapToLittleEndian } from './vr.js';
 
 /** A top-level element to write instead of (or in addition to) the one in the source. */
 export interface ReplacementValue {
@@ -64,11 +64,13 @@ export function encodePart10(file: Part10File, targetTS: string, opts: EncodeOpt
     throw new LucidaError('UNSUPPORTED_TRANSFER_SYNTAX', 'encapsulated pixel data cannot be written in a native transfer syntax');
   }
   const bitsAllocated = readUs(file, TAG_BITS_ALLOCATED, opts.replace) ?? 16;
+  const out = preambleAndMeta(file, targetTS);
   const body = new Chunks();
   encodeDataSet(body, file.dataset, file.bytes, target, bitsAllocated, opts);
-  let datasetBytes = Buffer.concat(body.parts, body.length);
-  if (targetTS === TS.DeflatedExplicitVRLittleEndian) datasetBytes = deflateRawSync(datasetBytes);
-  return Buffer.concat([preambleAndMeta(file, targetTS), datasetBytes]);
+  if (targetTS === TS.DeflatedExplicitVRLittleEndian) out.push(deflateRawSync(Buffer.concat(body.parts, body.length)));
+  else out.append(body);
+  // One copy of every chunk (source views, headers, replacement values) into the result.
+  return Buffer.concat(out.parts, out.length);
 }
 
 function readUs(file: Part10File, tag: number, replace?: ReadonlyMap<number, ReplacementValue>): number | undefined {
@@ -79,8 +81,8 @@ function readUs(file: Part10File, tag: number, replace?: ReadonlyMap<number, Rep
   return file.dataset.littleEndian ? file.bytes.readUInt16LE(el.offset) : file.bytes.readUInt16BE(el.offset);
 }
 
-/** 128-byte preamble, "DICM", and the file meta group (PS3.10 §7.1). */
-function preambleAndMeta(file: Part10File, targetTS: string): Buffer {
+/** 128-byte preamble, "DICM", and the file meta group (PS3.10 §7.1), as chunks. */
+function preambleAndMeta(file: Part10File, targetTS: string): Chunks {
   const fromMeta = (tag: number) => readAscii(file.bytes, file.meta.elements.get(tag));
   const fromData = (tag: number) => readAscii(file.bytes, file.dataset.elements.get(tag));
   const fixed = new Map<number, ReplacementValue>([
@@ -113,7 +115,10 @@ function preambleAndMeta(file: Part10File, targetTS: string): Buffer {
   head.write('UL', 136, 'latin1');
   head.writeUInt16LE(4, 138);
   head.writeUInt32LE(meta.length, 140);
-  return Buffer.concat([head, ...meta.parts]);
+  const out = new Chunks();
+  out.push(head);
+  out.append(meta);
+  return out;
 }
 
 function encodeDataSet(
@@ -127,7 +132,7 @@ function encodeDataSet(
     const r = replace.get(tag);
     if (r) {
       const vr = tag === TAG_PIXEL_DATA ? pixelVr(bitsAllocated) : r.vr;
-      const value = target.littleEndian ? r.value : swapped(r.value, vr);
+      const value = target.littleEndian ? r.value : swapToLittleEndian(r.value, vr);
       writeHeader(out, tag, vr, value.length, target);
       out.push(value);
       continue;
@@ -160,24 +165,13 @@ function encodeElement(
   if (target.explicitVR && !LONG_LENGTH_VRS.has(vr) && el.length > 0xffff) vr = 'UN';
   let value = bytes.subarray(el.offset, el.offset + el.length);
   // Swap by the VR on the big-endian side: it says how the big-endian bytes are grouped.
-  if (ds.littleEndian !== target.littleEndian) value = swapped(value, ds.littleEndian ? vr : el.vr);
+  if (ds.littleEndian !== target.littleEndian) value = swapToLittleEndian(value, ds.littleEndian ? vr : el.vr);
   writeHeader(out, el.tag, vr, value.length, target);
   out.push(value);
 }
 
 function pixelVr(bitsAllocated: number): string {
   return bitsAllocated > 8 ? 'OW' : 'OB';
-}
-
-function swapped(value: Buffer, vr: string): Buffer {
-  const unit = byteSwapUnit(vr);
-  if (unit === 1 || value.length < unit) return value;
-  const copy = Buffer.from(value);
-  const whole = copy.subarray(0, copy.length - (copy.length % unit));
-  if (unit === 2) whole.swap16();
-  else if (unit === 4) whole.swap32();
-  else whole.swap64();
-  return copy;
 }
 
 function writeTag(out: Chunks, tag: number, length: number, le: boolean): void {
@@ -222,7 +216,7 @@ function writeHeader(out: Chunks, tag: number, vr: string, length: number, targe
 }
 
 /** A UI value padded with NUL to even length (PS3.5 §6.2). */
-export function uiValue(uid: string): Buffer {
+function uiValue(uid: string): Buffer {
   return Buffer.from(uid.length % 2 ? `${uid}\0` : uid, 'latin1');
 }
 

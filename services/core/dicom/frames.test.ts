@@ -67,6 +67,31 @@ describe('native pixel data', () => {
     expectLucidaError('NOT_ACCEPTABLE', () => extractFrame(bitImage(3, 3, 2), 2));
   });
 
+  it('swaps big-endian 8-bit OW pixel data as one value, so odd-sized frames come out intact', () => {
+    // Three 3×3 8-bit frames: 27 bytes, padded to 28, stored as 14 big-endian 16-bit words (OW).
+    const pixels = Buffer.from(Array.from({ length: 28 }, (_, i) => (i < 27 ? i + 1 : 0)));
+    const bytes = rawPart10({
+      transferSyntaxUID: TS.ExplicitVRBigEndian,
+      elements: [...identityElements(ids),
+        { tag: 0x00280002, vr: 'US', value: Buffer.from([0, 1]) },
+        { tag: 0x00280004, vr: 'CS', value: 'MONOCHROME2' },
+        { tag: 0x00280008, vr: 'IS', value: '3' },
+        { tag: 0x00280010, vr: 'US', value: Buffer.from([0, 3]) },
+        { tag: 0x00280011, vr: 'US', value: Buffer.from([0, 3]) },
+        { tag: 0x00280100, vr: 'US', value: Buffer.from([0, 8]) },
+        { tag: 0x00280101, vr: 'US', value: Buffer.from([0, 8]) },
+        { tag: 0x7fe00010, vr: 'OW', value: Buffer.from(pixels).swap16() },
+      ],
+    });
+    const frames = getFrames(bytes);
+    expect(frames).toMatchObject({ rows: 3, columns: 3, bitsAllocated: 8, numberOfFrames: 3, frameTransferSyntaxUID: TS.ExplicitVRLittleEndian });
+    expect([1, 2, 3].map((n) => [...frames.frame(n)])).toEqual([
+      [1, 2, 3, 4, 5, 6, 7, 8, 9],
+      [10, 11, 12, 13, 14, 15, 16, 17, 18],
+      [19, 20, 21, 22, 23, 24, 25, 26, 27],
+    ]);
+  });
+
   it('says NOT_FOUND for an instance without pixel data', () => {
     expectLucidaError('NOT_FOUND', () => getFrames(rawPart10({ transferSyntaxUID: TS.ExplicitVRLittleEndian, elements: identityElements(ids) })), /no Pixel Data/);
   });

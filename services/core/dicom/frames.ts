@@ -19,6 +19,7 @@ import { asPart10File } from './parse.js';
 import type { DicomDataSet, DicomElement, Part10File } from './reader.js';
 import { readAscii } from './reader.js';
 import { TS, isEncapsulated } from './uids.js';
+import { swapToLittleEndian } from './vr.js';
 
 /** The Image Pixel module attributes (PS3.3 C.7.6.3) needed to interpret a frame. */
 export interface PixelDescription {
@@ -48,6 +49,9 @@ export interface FrameSource extends PixelDescription {
   file: Part10File;
 }
 
+/** Frames above this many pixels are not decoded or rendered (decompression bomb guard, also given to sharp). */
+export const MAX_DECODE_PIXELS = 100_000_000;
+
 const T = {
   SamplesPerPixel: 0x00280002,
   PhotometricInterpretation: 0x00280004,
@@ -65,7 +69,7 @@ const T = {
 } as const;
 
 /** Reads the first US value of `tag`, or undefined. */
-export function readUs(file: Part10File, tag: number, ds: DicomDataSet = file.dataset): number | undefined {
+function readUs(file: Part10File, tag: number, ds: DicomDataSet = file.dataset): number | undefined {
   const el = ds.elements.get(tag);
   if (!el || el.length < 2 || el.items) return undefined;
   return ds.littleEndian ? file.bytes.readUInt16LE(el.offset) : file.bytes.readUInt16BE(el.offset);
@@ -79,7 +83,7 @@ function readNumberOfFrames(file: Part10File): number {
 }
 
 /** Reads the Image Pixel description of a read file. */
-export function describePixels(file: Part10File): PixelDescription {
+function describePixels(file: Part10File): PixelDescription {
   const bitsAllocated = readUs(file, T.BitsAllocated) ?? 0;
   return {
     rows: readUs(file, T.Rows) ?? 0,
@@ -140,19 +144,21 @@ export function numberOfFrames(bytes: Uint8Array | Part10File): number {
 function nativeFrames(file: Part10File, pixel: DicomElement, d: PixelDescription): (n: number) => Buffer {
   const frameBits = d.rows * d.columns * d.samplesPerPixel * d.bitsAllocated;
   if (frameBits === 0) throw new LucidaError('INVALID_DICOM', 'Rows, Columns or BitsAllocated missing or zero');
-  const le = file.dataset.littleEndian;
+  const stored = file.bytes.subarray(pixel.offset, pixel.offset + pixel.length);
+  // Big-endian OW is swapped as one value, once, on first use: frames of odd length or at odd offsets
+  // (8-bit data in OW) share 16-bit words with their neighbours, so they cannot be swapped one by one.
+  let littleEndian: Buffer | undefined = file.dataset.littleEndian ? stored : undefined;
   return (n) => {
     if (frameBits % 8 !== 0 && d.numberOfFrames > 1) {
       throw new LucidaError('NOT_ACCEPTABLE', 'frames of 1-bit pixel data that do not end on a byte boundary cannot be extracted');
     }
     const size = Math.ceil(frameBits / 8);
-    const start = pixel.offset + (n - 1) * size;
-    if ((n - 1) * size + size > pixel.length) {
+    const start = (n - 1) * size;
+    if (start + size > pixel.length) {
       throw new LucidaError('INVALID_DICOM', `Pixel Data is shorter than frame ${n} requires`);
     }
-    const view = file.bytes.subarray(start, start + size);
-    if (le || pixel.vr !== 'OW') return view;
-    return Buffer.from(view).swap16();
+    littleEndian ??= swapToLittleEndian(stored, pixel.vr);
+    return littleEndian.subarray(start, start + size);
   };
 }
 
@@ -193,8 +199,8 @@ function encapsulatedFrames(file: Part10File, pixel: DicomElement, d: PixelDescr
   const bot = pixel.offsetTable && pixel.offsetTable.length >= 4 ? basicOffsets(file, pixel) : undefined;
   if (bot && bot.length === count) {
     // Fragment index of each frame's first fragment, from the fragment item offsets.
-    const itemOffsets = fragments.map((f) => f.offset - 8 - origin);
-    const firstFragment = bot.map((off) => itemOffsets.indexOf(off));
+    const fragmentAt = new Map(fragments.map((f, i) => [f.offset - 8 - origin, i]));
+    const firstFragment = bot.map((off) => fragmentAt.get(off) ?? -1);
     if (firstFragment.every((i, k) => i >= 0 && (k === 0 || i > firstFragment[k - 1]))) {
       return (n) => concat(firstFragment[n - 1], n < count ? firstFragment[n] : fragments.length);
     }

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import { deflateSync } from 'node:zlib';
 import { LucidaError } from '../errors.js';
 import { makeBenchPhoto, makeCtImage, makeSecondaryCaptureRgb, makeVlPhoto, seededRandom } from '../../../test/fixtures/dicom.js';
 import { identityElements, rawPart10, us, type RawElement } from '../../../test/fixtures/dicom-raw.js';
+import { itWithTools } from '../../../test/fixtures/tools.js';
 import { parsePart10, type ParsedInstance } from './parse.js';
 import { TS, newUid } from './uids.js';
 
@@ -90,8 +91,7 @@ describe('parsePart10: transfer syntaxes', () => {
   });
 
   // An independent encoder: DCMTK's dcmconv re-encodes a fixture; Lucida must read the same data set.
-  const hasDcmconv = spawnSync('dcmconv', ['--version']).status === 0;
-  (hasDcmconv ? it : it.skip)('reads files DCMTK wrote in each native syntax identically', async () => {
+  itWithTools(['dcmconv'], 'reads files DCMTK wrote in each native syntax identically', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'lucida-parse-'));
     try {
       const source = path.join(dir, 'ct.dcm');
@@ -323,6 +323,14 @@ describe('parsePart10: Specific Character Set', () => {
     expect(r.pn).toEqual({ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎', Phonetic: 'やまだ^たろう' });
   });
 
+  it('decodes ISO 2022 IR 159 (JIS X 0212 supplementary kanji) alongside IR 87', () => {
+    // JIS X 0212 0x3021 is 丂 (U+4E02) and 0x2B21 á; JIS X 0208 0x3B33 0x4544 is 山田 (Annex H).
+    const bytes = Buffer.from('\x1b$(D0!+!\x1b(B^\x1b$B;3ED\x1b(B', 'latin1');
+    const r = name('\\ISO 2022 IR 87\\ISO 2022 IR 159', bytes);
+    expect(r.lo).toBe('丂á^山田');
+    expect(r.warnings).toEqual([]);
+  });
+
   it('decodes ISO_IR 144 (Cyrillic) and GB18030', () => {
     expect(name('ISO_IR 144', Buffer.from([0xbb, 0xee, 0xdd, 0xd8, 0xdd, 0x5e, 0xc2, 0xde, 0xdc])).pn).toEqual({ Alphabetic: 'Люнин^Том' });
     const gb = new TextEncoder().encode('X'); // ASCII stays ASCII
@@ -481,7 +489,9 @@ describe('parsePart10: robustness', () => {
         rejected++;
       }
     }
-    expect(parsed + rejected).toBe(2000);
+    // Both outcomes must be common (seed 42 gives 299 parsed, 1701 rejected): many mutations only
+    // change a value byte and must still parse, so a reader that rejects everything fails here too.
+    expect(parsed).toBeGreaterThan(100);
     expect(rejected).toBeGreaterThan(500);
     expect(performance.now() - started).toBeLessThan(5000);
   });

@@ -9,7 +9,8 @@
  *   dicom-parser 1.8.21 parseDicom, no JSON       ≈ 25 µs
  *   dcmjs 0.52.2 DicomMessage.readFile, no JSON   ≈ 350–450 µs (+ naturalizeDataset ≈ 420–500 µs)
  * Under jest's VM sandbox everything runs 2–4× slower (parse.test.ts bounds it at 500 µs).
- * dicom-parser was rejected for correctness, not speed (see reader.ts); dcmjs only writes.
+ * dicom-parser was rejected for correctness, not speed (see reader.ts), and is not a dependency;
+ * dcmjs only writes.
  */
 import { LucidaError } from '../errors.js';
 import type { DicomJson } from './json.types.js';

@@ -4,7 +4,8 @@
  * buffer. Values are decoded lazily by the callers (parse, frames, bulkdata, transcode), so reading a
  * 450 KB photograph costs a few dozen element headers, not a copy of its pixels.
  *
- * Why not dcmjs or dicom-parser (both measured, see parse.test.ts "performance"):
+ * Why not dcmjs or dicom-parser (both measured once during development, figures in parse.ts; parse.test.ts
+ * "performance" bounds this reader only, and dicom-parser is not a dependency):
  * - dcmjs `DicomMessage.readFile` decodes and copies every value (pixel data included) into JS objects:
  *   ~10x slower than this reader on a 450 KB JPEG photograph, and it keeps no byte offsets, which
  *   frames and bulk data retrieval need.

@@ -11,11 +11,12 @@
  *   the per-frame or shared functional groups. MONOCHROME1 is inverted.
  * - PALETTE COLOR and native YBR_*_422/420 are NOT_ACCEPTABLE; other compressed syntaxes are
  *   UNSUPPORTED_TRANSFER_SYNTAX. JPEG frames are shown as decoded: no VOI LUT is applied to them.
- * - Frames above 100 megapixels are refused (decompression bomb guard, also passed to sharp).
+ * - Frames above MAX_DECODE_PIXELS (100 megapixels, frames.ts) are refused (decompression bomb guard,
+ *   also passed to sharp).
  */
 import sharp, { type Sharp } from 'sharp';
 import { LucidaError } from '../errors.js';
-import { getFrames, type FrameSource } from './frames.js';
+import { MAX_DECODE_PIXELS, getFrames, type FrameSource } from './frames.js';
 import type { DicomDataSet, Part10File } from './reader.js';
 import { readAscii } from './reader.js';
 import { TS } from './uids.js';
@@ -27,11 +28,6 @@ export interface RenderOptions {
   /** Fit inside this box keeping the aspect ratio; never enlarges. */
   viewport?: { width: number; height: number };
 }
-
-/** Media type of each output format. */
-export const RENDERED_MEDIA_TYPES = { jpeg: 'image/jpeg', png: 'image/png' } as const;
-
-export const MAX_RENDER_PIXELS = 100_000_000;
 
 const T = {
   WindowCenter: 0x00281050,
@@ -54,7 +50,7 @@ const T = {
 export async function renderFrame(bytes: Uint8Array | Part10File, frameNumber: number, opts: RenderOptions): Promise<Buffer> {
   const frames = getFrames(bytes);
   const data = frames.frame(frameNumber);
-  if (frames.rows * frames.columns > MAX_RENDER_PIXELS) {
+  if (frames.rows * frames.columns > MAX_DECODE_PIXELS) {
     throw new LucidaError('NOT_ACCEPTABLE', `frame of ${frames.columns}×${frames.rows} pixels exceeds the rendering limit`);
   }
   let image: Sharp;
@@ -62,14 +58,14 @@ export async function renderFrame(bytes: Uint8Array | Part10File, frameNumber: n
   const jpeg8 = frames.transferSyntaxUID === TS.JPEGBaseline8Bit
     || (frames.transferSyntaxUID === TS.JPEGExtended && frames.bitsStored <= 8);
   if (jpeg8) {
-    image = sharp(data, { limitInputPixels: MAX_RENDER_PIXELS, failOn: 'error' });
+    image = sharp(data, { limitInputPixels: MAX_DECODE_PIXELS, failOn: 'error' });
     if (frames.photometricInterpretation === 'MONOCHROME1') image = image.negate({ alpha: false });
     if (frames.samplesPerPixel === 1) image = image.toColourspace('b-w');
   } else if (!frames.encapsulated) {
     const raw = frames.samplesPerPixel === 1 ? greyscale(frames, data, frameNumber) : colour(frames, data);
     image = sharp(raw.pixels, {
       raw: { width: frames.columns, height: frames.rows, channels: raw.channels },
-      limitInputPixels: MAX_RENDER_PIXELS,
+      limitInputPixels: MAX_DECODE_PIXELS,
     });
     // Without this sharp writes greyscale as three identical channels.
     if (raw.channels === 1) image = image.toColourspace('b-w');
@@ -165,17 +161,19 @@ function greyscale(f: FrameSource, data: Buffer, frameNumber: number): { pixels:
   if (lut.center === undefined && identity && f.bitsStored <= 8 && f.pixelRepresentation === 0) {
     for (let p = 0; p < n; p++) out[p] = read(p);
   } else {
-    const values = new Float64Array(n);
-    for (let p = 0; p < n; p++) values[p] = read(p) * lut.slope + lut.intercept;
-    const voi = voiFunction(lut, values);
-    for (let p = 0; p < n; p++) out[p] = voi(values[p]);
+    const modality = (p: number) => read(p) * lut.slope + lut.intercept;
+    const voi = voiFunction(lut, n, modality);
+    for (let p = 0; p < n; p++) out[p] = voi(modality(p));
   }
   if (pi === 'MONOCHROME1') for (let p = 0; p < n; p++) out[p] = 255 - out[p];
   return { pixels: out, channels: 1 };
 }
 
-/** The VOI LUT function mapping modality values to 0–255 (PS3.3 C.11.2.1.2–C.11.2.1.3). */
-function voiFunction(lut: GreyscaleLuts, values: Float64Array): (x: number) => number {
+/**
+ * The VOI LUT function mapping modality values to 0–255 (PS3.3 C.11.2.1.2–C.11.2.1.3). Without a
+ * window, the frame's range: one pass over the `n` values `modality(p)` for their min and max.
+ */
+function voiFunction(lut: GreyscaleLuts, n: number, modality: (p: number) => number): (x: number) => number {
   const round = (y: number) => (y <= 0 ? 0 : y >= 255 ? 255 : Math.round(y));
   if (lut.center !== undefined && lut.width !== undefined) {
     const c = lut.center;
@@ -194,8 +192,8 @@ function voiFunction(lut: GreyscaleLuts, values: Float64Array): (x: number) => n
   }
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
+  for (let p = 0; p < n; p++) {
+    const v = modality(p);
     if (v < min) min = v;
     if (v > max) max = v;
   }

@@ -1,12 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { itWithTools } from '../../../test/fixtures/tools.js';
 import { SOP_CLASS, STORAGE_SOP_CLASSES, isStorageSopClass } from './sop-classes.js';
 import { isValidUid } from './uids.js';
 import { writePart10 } from './write.js';
-
-const hasDcmdump = spawnSync('dcmdump', ['--version']).status === 0;
 
 describe('storage SOP classes', () => {
   it('lists the classes Lucida relies on with their PS3.6 names', () => {
@@ -33,7 +32,7 @@ describe('storage SOP classes', () => {
   });
 
   // Every UID is checked against DCMTK's own UID table: dcmdump prints "=<Name>" for UIDs it knows.
-  (hasDcmdump ? it : it.skip)('agrees with DCMTK on every UID it knows', () => {
+  itWithTools(['dcmdump'], 'agrees with DCMTK on every UID it knows', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'lucida-sop-'));
     try {
       const uids = [...STORAGE_SOP_CLASSES.keys()];

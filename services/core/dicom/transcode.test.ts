@@ -6,10 +6,10 @@ import sharp from 'sharp';
 import { makeCtImage, makeJpeg, makeVlPhoto } from '../../../test/fixtures/dicom.js';
 import { identityElements, rawPart10, us } from '../../../test/fixtures/dicom-raw.js';
 import { itWithTools } from '../../../test/fixtures/tools.js';
-import { extractFrame } from './frames.js';
+import { extractFrame, getFrames } from './frames.js';
 import { parsePart10 } from './parse.js';
 import { readPart10, readAscii } from './reader.js';
-import { changeTransferSyntax, toExplicitVRLittleEndian } from './transcode.js';
+import { canDecodeToNative, changeTransferSyntax, decodeFrame, toExplicitVRLittleEndian } from './transcode.js';
 import { LUCIDA_IMPLEMENTATION_CLASS_UID, TS, newUid } from './uids.js';
 import { expectLucidaRejection } from '../../../test/helpers/errors.js';
 
@@ -180,5 +180,28 @@ describe('toExplicitVRLittleEndian from native syntaxes', () => {
 
   it('refuses a target that is not a native syntax', async () => {
     await expectLucidaRejection('UNSUPPORTED_TRANSFER_SYNTAX', changeTransferSyntax(await makeCtImage(), TS.JPEGBaseline8Bit as never));
+  });
+});
+
+describe('decodeFrame and canDecodeToNative', () => {
+  it('decodes a JPEG Baseline frame from the FrameSource it is given and passes native frames through', async () => {
+    const jpeg = await makeJpeg(40, 30);
+    const photo = getFrames(await makeVlPhoto({ jpeg }));
+    expect(await decodeFrame(photo, 1)).toEqual(await sharp(jpeg).raw().toBuffer());
+    const ct = getFrames(await makeCtImage({ rows: 2, columns: 2, frames: 2, transferSyntax: 'bigendian' }));
+    expect(await decodeFrame(ct, 2)).toEqual(ct.frame(2));
+  });
+
+  it('refuses what the codec cannot decode, as canDecodeToNative says', async () => {
+    expect([TS.ImplicitVRLittleEndian, TS.ExplicitVRLittleEndian, TS.ExplicitVRBigEndian, TS.DeflatedExplicitVRLittleEndian, TS.JPEGBaseline8Bit]
+      .every(canDecodeToNative)).toBe(true);
+    expect(canDecodeToNative(TS.JPEG2000)).toBe(false);
+    const bytes = rawPart10({
+      transferSyntaxUID: TS.JPEG2000,
+      elements: [...identityElements({ sop: '1.2.3.4', study: '1.2.3', series: '1.2.3.5' }),
+        { tag: 0x00280010, vr: 'US', value: us(1) }, { tag: 0x00280011, vr: 'US', value: us(1) },
+        { tag: 0x7fe00010, vr: 'OB', fragments: [Buffer.from([0xff, 0x4f, 0xff, 0x51])] }],
+    });
+    await expectLucidaRejection('UNSUPPORTED_TRANSFER_SYNTAX', decodeFrame(getFrames(bytes), 1), /1\.2\.840\.10008\.1\.2\.4\.91/);
   });
 });

@@ -14,10 +14,10 @@
 import sharp, { type OutputInfo } from 'sharp';
 import { LucidaError } from '../errors.js';
 import { encodePart10, textValue, usValue, type EncodeOptions, type ReplacementValue } from './encode.js';
-import { getFrames, type FrameSource } from './frames.js';
+import { MAX_DECODE_PIXELS, getFrames, type FrameSource } from './frames.js';
 import { readChecked } from './parse.js';
 import type { Part10File } from './reader.js';
-import { TS } from './uids.js';
+import { NATIVE_TRANSFER_SYNTAXES, TS } from './uids.js';
 
 /** Native transfer syntaxes this module can produce. */
 export type NativeTransferSyntax =
@@ -26,12 +26,13 @@ export type NativeTransferSyntax =
   | typeof TS.ExplicitVRBigEndian
   | typeof TS.DeflatedExplicitVRLittleEndian;
 
-const NATIVE = new Set<string>([
-  TS.ImplicitVRLittleEndian, TS.ExplicitVRLittleEndian, TS.ExplicitVRBigEndian, TS.DeflatedExplicitVRLittleEndian,
-]);
-
-/** Refuse to decode frames above this many pixels (decompression bomb guard). */
-const MAX_FRAME_PIXELS = 100_000_000;
+/**
+ * True when the codec can turn pixel data stored in `ts` into native pixel data: the native syntaxes
+ * themselves and JPEG Baseline 8-bit. Every other syntax is UNSUPPORTED_TRANSFER_SYNTAX here.
+ */
+export function canDecodeToNative(ts: string): boolean {
+  return NATIVE_TRANSFER_SYNTAXES.has(ts) || ts === TS.JPEGBaseline8Bit;
+}
 
 const T = {
   SamplesPerPixel: 0x00280002,
@@ -57,11 +58,11 @@ export async function toExplicitVRLittleEndian(bytes: Uint8Array): Promise<Buffe
  * Returns the input unchanged when it is already in `target`.
  */
 export async function changeTransferSyntax(bytes: Uint8Array, target: NativeTransferSyntax): Promise<Buffer> {
-  if (!NATIVE.has(target)) throw new LucidaError('UNSUPPORTED_TRANSFER_SYNTAX', `cannot transcode to ${target}`);
+  if (!NATIVE_TRANSFER_SYNTAXES.has(target)) throw new LucidaError('UNSUPPORTED_TRANSFER_SYNTAX', `cannot transcode to ${target}`);
   const file = readChecked(bytes);
   const source = file.transferSyntaxUID;
   if (source === target) return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (NATIVE.has(source)) return encodePart10(file, target);
+  if (NATIVE_TRANSFER_SYNTAXES.has(source)) return encodePart10(file, target);
   if (source === TS.JPEGBaseline8Bit) return encodePart10(file, target, await decodeJpegFrames(file));
   throw new LucidaError('UNSUPPORTED_TRANSFER_SYNTAX', `cannot decode transfer syntax ${source}`);
 }
@@ -69,13 +70,13 @@ export async function changeTransferSyntax(bytes: Uint8Array, target: NativeTran
 /** Decodes every JPEG frame to interleaved 8-bit samples; returns the attributes that change. */
 async function decodeJpegFrames(file: Part10File): Promise<EncodeOptions> {
   const frames = getFrames(file);
-  if (frames.rows * frames.columns > MAX_FRAME_PIXELS) {
-    throw new LucidaError('NOT_ACCEPTABLE', `frame of ${frames.columns}×${frames.rows} pixels exceeds the decoding limit`);
-  }
+  checkDecodable(frames);
   const mono = frames.samplesPerPixel === 1;
   const channels = mono ? 1 : 3;
   const frameSize = frames.rows * frames.columns * channels;
-  const pixels = Buffer.alloc(frameSize * frames.numberOfFrames);
+  const size = frameSize * frames.numberOfFrames;
+  // Allocated with its (zero) pad byte to even length (PS3.5 §8.1.1), so the value needs no second copy.
+  const pixels = Buffer.alloc(size + (size % 2));
   for (let n = 1; n <= frames.numberOfFrames; n++) {
     (await decodeJpegFrame(frames, n)).copy(pixels, (n - 1) * frameSize);
   }
@@ -84,7 +85,7 @@ async function decodeJpegFrames(file: Part10File): Promise<EncodeOptions> {
     // A greyscale JPEG keeps its MONOCHROME1/MONOCHROME2 interpretation.
     [T.PhotometricInterpretation, { vr: 'CS', value: textValue(mono ? monoInterpretation(frames.photometricInterpretation) : 'RGB') }],
     [T.LossyImageCompression, { vr: 'CS', value: textValue('01') }],
-    [T.PixelData, { vr: 'OB', value: pixels.length % 2 ? Buffer.concat([pixels, Buffer.alloc(1)]) : pixels }],
+    [T.PixelData, { vr: 'OB', value: pixels }],
   ]);
   if (mono) return { replace, remove: new Set([T.PlanarConfiguration]) };
   replace.set(T.PlanarConfiguration, { vr: 'US', value: usValue(0) });
@@ -97,7 +98,7 @@ async function decodeJpegFrame(frames: FrameSource, n: number): Promise<Buffer> 
   const channels = mono ? 1 : 3;
   let decoded: { data: Buffer; info: OutputInfo };
   try {
-    decoded = await sharp(frames.frame(n), { limitInputPixels: MAX_FRAME_PIXELS, failOn: 'error' })
+    decoded = await sharp(frames.frame(n), { limitInputPixels: MAX_DECODE_PIXELS, failOn: 'error' })
       .toColourspace(mono ? 'b-w' : 'srgb')
       .removeAlpha()
       .raw()
@@ -116,19 +117,24 @@ async function decodeJpegFrame(frames: FrameSource, n: number): Promise<Buffer> 
 }
 
 /**
- * Frame `n` uncompressed (little-endian, interleaved), as WADO-RS /frames sends it when no
- * compressed transfer syntax is asked for: native frames as they are, JPEG Baseline decoded.
+ * Frame `n` of `frames` uncompressed (little-endian, interleaved), as WADO-RS /frames sends it when
+ * no compressed transfer syntax is asked for: native frames as they are, JPEG Baseline decoded.
+ * @throws LucidaError UNSUPPORTED_TRANSFER_SYNTAX unless canDecodeToNative(frames.transferSyntaxUID);
+ *   NOT_ACCEPTABLE above the decoding limit; INVALID_DICOM when the JPEG cannot be decoded.
  */
-export async function decodeFrame(source: Uint8Array | Part10File, n: number): Promise<Buffer> {
-  const frames = getFrames(source);
+export async function decodeFrame(frames: FrameSource, n: number): Promise<Buffer> {
   if (!frames.encapsulated) return frames.frame(n);
-  if (frames.transferSyntaxUID !== TS.JPEGBaseline8Bit) {
+  if (!canDecodeToNative(frames.transferSyntaxUID)) {
     throw new LucidaError('UNSUPPORTED_TRANSFER_SYNTAX', `cannot decode transfer syntax ${frames.transferSyntaxUID}`);
   }
-  if (frames.rows * frames.columns > MAX_FRAME_PIXELS) {
+  checkDecodable(frames);
+  return decodeJpegFrame(frames, n);
+}
+
+function checkDecodable(frames: FrameSource): void {
+  if (frames.rows * frames.columns > MAX_DECODE_PIXELS) {
     throw new LucidaError('NOT_ACCEPTABLE', `frame of ${frames.columns}×${frames.rows} pixels exceeds the decoding limit`);
   }
-  return decodeJpegFrame(frames, n);
 }
 
 function monoInterpretation(pi: string): string {

@@ -71,8 +71,11 @@ export type TransferSyntaxUID = (typeof TS)[keyof typeof TS];
 /** Every transfer syntax UID in {@link TS}, for membership tests. */
 export const KNOWN_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set(Object.values(TS));
 
-/** The transfer syntaxes whose pixel data is native (not encapsulated), PS3.5 §A.1–A.5. */
-const NATIVE_SYNTAXES: ReadonlySet<string> = new Set([
+/**
+ * The native transfer syntaxes (PS3.5 §A.1–A.5): pixel data not encapsulated, and the syntaxes the
+ * codec can write (encode.ts, transcode.ts).
+ */
+export const NATIVE_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set([
   TS.ImplicitVRLittleEndian,
   TS.ExplicitVRLittleEndian,
   TS.DeflatedExplicitVRLittleEndian,
@@ -85,5 +88,5 @@ const NATIVE_SYNTAXES: ReadonlySet<string> = new Set([
  * of all compressed syntaxes and as 1.2.840.10008.1.2.1.98 does for uncompressed frames.
  */
 export function isEncapsulated(ts: string): boolean {
-  return !NATIVE_SYNTAXES.has(ts);
+  return !NATIVE_TRANSFER_SYNTAXES.has(ts);
 }

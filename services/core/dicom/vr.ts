@@ -24,13 +24,30 @@ export const BULK_ELIGIBLE_VRS: ReadonlySet<string> = new Set([
 ]);
 
 /** Size in bytes of one value, for VRs whose byte order depends on the transfer syntax (else 1). */
-export function byteSwapUnit(vr: string): 1 | 2 | 4 | 8 {
+function byteSwapUnit(vr: string): 1 | 2 | 4 | 8 {
   switch (vr) {
     case 'US': case 'SS': case 'OW': case 'AT': return 2;
     case 'UL': case 'SL': case 'FL': case 'OF': case 'OL': return 4;
     case 'FD': case 'OD': case 'SV': case 'UV': case 'OV': return 8;
     default: return 1;
   }
+}
+
+/**
+ * `value` with each whole `byteSwapUnit(vr)`-byte unit byte-reversed: big-endian bytes become little
+ * endian (and, the swap being its own inverse, little-endian bytes big endian). A copy when anything
+ * is swapped; `value` itself for byte-order-independent VRs (OB, UN, strings) or values shorter than
+ * one unit. A trailing partial unit (a malformed length) is copied as it is.
+ */
+export function swapToLittleEndian(value: Buffer, vr: string): Buffer {
+  const unit = byteSwapUnit(vr);
+  if (unit === 1 || value.length < unit) return value;
+  const copy = Buffer.from(value);
+  const whole = copy.subarray(0, copy.length - (copy.length % unit));
+  if (unit === 2) whole.swap16();
+  else if (unit === 4) whole.swap32();
+  else whole.swap64();
+  return copy;
 }
 
 /** Formats a numeric tag as the 8 upper-case hex digits DICOM JSON uses. */

@@ -18,7 +18,7 @@ import dcmjs from 'dcmjs';
 import { LucidaError } from '../errors.js';
 import { encodePart10 } from './encode.js';
 import { readPart10 } from './reader.js';
-import { LUCIDA_IMPLEMENTATION_CLASS_UID, LUCIDA_IMPLEMENTATION_VERSION_NAME, TS } from './uids.js';
+import { LUCIDA_IMPLEMENTATION_CLASS_UID, LUCIDA_IMPLEMENTATION_VERSION_NAME, NATIVE_TRANSFER_SYNTAXES, TS } from './uids.js';
 
 const { DicomDict, DicomMetaDictionary } = dcmjs.data;
 // dcmjs logs (e.g. DS truncation) through loglevel; Lucida reports problems as errors instead.
@@ -29,7 +29,8 @@ export interface WriteOptions {
   fragmentMultiframe?: boolean;
 }
 
-const REENCODED = new Set<string>([TS.ImplicitVRLittleEndian, TS.ExplicitVRBigEndian, TS.DeflatedExplicitVRLittleEndian]);
+/** Native syntaxes other than Explicit VR LE: dcmjs writes Explicit VR LE and encode.ts re-encodes. */
+const reencoded = (ts: string) => ts !== TS.ExplicitVRLittleEndian && NATIVE_TRANSFER_SYNTAXES.has(ts);
 
 /**
  * Writes a Part 10 file. `meta` may be empty: Media Storage SOP Class/Instance UID default to the data
@@ -43,7 +44,7 @@ export function writePart10(meta: Record<string, any>, dataset: Record<string, a
     MediaStorageSOPClassUID: dataset.SOPClassUID,
     MediaStorageSOPInstanceUID: dataset.SOPInstanceUID,
     ...meta,
-    TransferSyntaxUID: REENCODED.has(transferSyntaxUID) ? TS.ExplicitVRLittleEndian : transferSyntaxUID,
+    TransferSyntaxUID: reencoded(transferSyntaxUID) ? TS.ExplicitVRLittleEndian : transferSyntaxUID,
     ImplementationClassUID: LUCIDA_IMPLEMENTATION_CLASS_UID,
     ImplementationVersionName: LUCIDA_IMPLEMENTATION_VERSION_NAME,
   };
@@ -62,7 +63,7 @@ export function writePart10(meta: Record<string, any>, dataset: Record<string, a
   } catch (e) {
     throw new LucidaError('INTERNAL', `cannot write DICOM: ${(e as Error).message}`);
   }
-  return REENCODED.has(transferSyntaxUID) ? encodePart10(readPart10(written), transferSyntaxUID) : written;
+  return reencoded(transferSyntaxUID) ? encodePart10(readPart10(written), transferSyntaxUID) : written;
 }
 
 /** dcmjs wants ArrayBuffers for binary values; accept Buffers and typed arrays too. */
