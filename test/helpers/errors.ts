@@ -20,3 +20,19 @@ export async function expectLucidaRejection(code: string, p: Promise<unknown>, m
   expect((e as LucidaError).code).toBe(code);
   if (message) expect((e as Error).message).toMatch(message);
 }
+
+/** Asserts that `p` rejects, whatever with, and returns the reason (e.g. to check it is the same error elsewhere). */
+export async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
+  const settled = await p.then(() => ({ rejected: false as const }), (reason: unknown) => ({ rejected: true as const, reason }));
+  if (!settled.rejected) throw new Error('expected a rejection');
+  return settled.reason;
+}
+
+/** {@link expectLucidaRejection}, returning the error. */
+export async function lucidaRejection(code: string, p: Promise<unknown>, message?: RegExp): Promise<LucidaError> {
+  const e = await rejectionOf(p);
+  expect(e).toBeInstanceOf(LucidaError);
+  expect((e as LucidaError).code).toBe(code);
+  if (message) expect((e as Error).message).toMatch(message);
+  return e as LucidaError;
+}

@@ -1,5 +1,5 @@
 import { LucidaError } from '../../core/errors.js';
-import { formatMediaType, mediaRangeMatches, parseAccept, parseMediaType } from './media-type.js';
+import { formatMediaType, isToken, isValidBoundary, mediaRangeMatches, parseAccept, parseMediaType } from './media-type.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -191,5 +191,17 @@ describe('formatMediaType', () => {
   it('refuses values that cannot be carried in a header', () => {
     expect(() => formatMediaType('text/plain', { a: 'x\r\ny' })).toThrow(TypeError);
     expect(() => formatMediaType('text/plain', { 'b c': 'x' })).toThrow(TypeError);
+  });
+});
+
+describe('isToken / isValidBoundary', () => {
+  it('accepts RFC 9110 tokens only', () => {
+    for (const t of ['a', 'Content-Type', "!#$%&'*+-.^_`|~09AZaz"]) expect(isToken(t)).toBe(true);
+    for (const t of ['', 'a b', 'a/b', 'a:b', 'a"b', 'caf\u00e9', 'a\tb']) expect(isToken(t)).toBe(false);
+  });
+
+  it('accepts RFC 2046 boundaries: 1 to 70 bchars, not ending in a space', () => {
+    for (const b of ['x', 'x'.repeat(70), 'DICOM DATA BOUNDARY', "'()+_,-./:=?"]) expect(isValidBoundary(b)).toBe(true);
+    for (const b of ['', 'x'.repeat(71), 'trailing ', 'star*', 'caf\u00e9', 'a;b']) expect(isValidBoundary(b)).toBe(false);
   });
 });

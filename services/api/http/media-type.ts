@@ -22,10 +22,24 @@ export interface MediaRange extends MediaType {
 }
 
 // RFC 9110 §5.6.2 tchar.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const isTchar = (c: number): boolean =>
   (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
   (c > 0x20 && c < 0x7f && "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)));
+
+/** Whether `s` is an RFC 9110 §5.6.2 token (1*tchar): media type parts, parameter and header field names. */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) if (!isTchar(s.charCodeAt(i))) return false;
+  return true;
+}
+
+// RFC 2046 §5.1.1: boundary := 0*69<bchars> bcharsnospace
+const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
+
+/** Whether `s` is a valid multipart boundary (RFC 2046 §5.1.1): 1 to 70 bchars, not ending in a space. */
+export function isValidBoundary(s: string): boolean {
+  return BOUNDARY.test(s);
+}
 const isOws = (c: number): boolean => c === 0x20 || c === 0x09;
 // qdtext and the octets a quoted-pair may escape (RFC 9110 §5.6.4): HTAB, SP, VCHAR, obs-text.
 const isQdtext = (c: number): boolean => c === 0x09 || c === 0x20 || c === 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || (c >= 0x80 && c <= 0xff);
@@ -212,13 +226,13 @@ export function mediaRangeMatches(range: Pick<MediaType, 'type' | 'subtype'>, es
 export function formatMediaType(essence: string, params: Record<string, string> = {}): string {
   let out = essence;
   for (const [name, value] of Object.entries(params)) {
-    if (!TOKEN.test(name)) throw new TypeError(`invalid media type parameter name ${JSON.stringify(name)}`);
-    if (!TOKEN.test(value)) {
+    if (!isToken(name)) throw new TypeError(`invalid media type parameter name ${JSON.stringify(name)}`);
+    if (!isToken(value)) {
       for (let i = 0; i < value.length; i++) {
         if (!isQuotable(value.charCodeAt(i))) throw new TypeError(`parameter ${name} has a value that cannot be quoted`);
       }
     }
-    out += `; ${name}=${TOKEN.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`}`;
+    out += `; ${name}=${isToken(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`}`;
   }
   return out;
 }

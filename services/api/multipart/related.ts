@@ -9,18 +9,17 @@
  */
 import { Readable } from 'node:stream';
 import { LucidaError } from '../../core/errors.js';
-import type { MediaType } from '../http/media-type.js';
+import { isToken, isValidBoundary, type MediaType } from '../http/media-type.js';
 
 /** One body part. Its bytes must be read (or discarded) before the next part can be parsed. */
 export interface MultipartPart {
-  /** Part header fields, names lower-case, values trimmed; folded lines are unfolded. */
+  /**
+   * Part header fields, names lower-case, values trimmed; folded lines are unfolded
+   * (e.g. `content-location`, `content-id`).
+   */
   headers: Record<string, string>;
   /** The raw Content-Type header of the part, if any (parse it with parseMediaType). */
   contentType?: string;
-  /** The raw Content-Location header of the part, if any. */
-  contentLocation?: string;
-  /** The raw Content-ID header of the part, if any. */
-  contentId?: string;
   /** This part's bytes, streamed with backpressure. Ends at the next delimiter. */
   body: Readable;
 }
@@ -34,13 +33,10 @@ export interface MultipartLimits {
   maxHeaderBytes?: number;
 }
 
-// RFC 2046 §5.1.1: boundary := 0*69<bchars> bcharsnospace
-const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
-
 const malformed = (detail: string) => new LucidaError('MALFORMED_MULTIPART', detail);
 
 function checkBoundary(boundary: unknown): string {
-  if (typeof boundary !== 'string' || !BOUNDARY.test(boundary)) {
+  if (typeof boundary !== 'string' || !isValidBoundary(boundary)) {
     throw malformed('the boundary parameter must be 1 to 70 characters from the RFC 2046 §5.1.1 set, not ending in a space');
   }
   return boundary;
@@ -61,7 +57,6 @@ export function boundaryFromContentType(ct: MediaType): string {
 const CR = 0x0d;
 const HEADER_END = Buffer.from('\r\n\r\n');
 const isPadding = (c: number) => c === 0x20 || c === 0x09;
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // A second copy of these in one part is ambiguous, not additive.
 const SINGLETON_HEADERS = new Set(['content-type', 'content-location', 'content-id', 'content-length', 'content-transfer-encoding', 'content-encoding']);
 
@@ -319,7 +314,7 @@ function parseHeaders(block: Buffer, partIndex: number): Record<string, string> 
     }
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon).replace(/[ \t]+$/, '').toLowerCase() : '';
-    if (!HEADER_NAME.test(name)) throw malformed(`part ${partIndex} has an invalid header line`);
+    if (!isToken(name)) throw malformed(`part ${partIndex} has an invalid header line`);
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
     if (Object.hasOwn(headers, name)) {
       if (SINGLETON_HEADERS.has(name)) throw malformed(`part ${partIndex} has more than one ${name} header`);
@@ -454,8 +449,6 @@ export async function* readMultipart(
       current = new PartBody(scanner);
       const part: MultipartPart = { headers, body: current };
       if (headers['content-type'] !== undefined) part.contentType = headers['content-type'];
-      if (headers['content-location'] !== undefined) part.contentLocation = headers['content-location'];
-      if (headers['content-id'] !== undefined) part.contentId = headers['content-id'];
       yield part;
       await current.finish();
       current = null;

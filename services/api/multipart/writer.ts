@@ -5,12 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import { formatMediaType } from '../http/media-type.js';
+import { formatMediaType, isToken, isValidBoundary } from '../http/media-type.js';
 
-// RFC 2046 §5.1.1 bchars, 1..70, not ending in a space.
-const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Field values: visible ASCII, SP, HT and obs-text. CR and LF would let a value inject headers.
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
@@ -22,34 +18,28 @@ export function randomBoundary(): string {
   return `lucida-${randomBytes(16).toString('hex')}`;
 }
 
-export interface MultipartWriterOptions {
-  /** Also end `out` in {@link MultipartWriter.end}. Default false: the caller ends the response. */
-  endOutput?: boolean;
-}
-
 /**
  * Writes a multipart/related body to `out` part by part. Parts are written in order; each
- * `writePart` must be awaited before the next. When a part's source fails mid-way the writer is
+ * `writePart` must be awaited before the next. The caller ends `out` (the response) after
+ * {@link MultipartWriter.end}. When a part's source fails mid-way the writer is
  * broken: the body on the wire is truncated, with no close delimiter, which is the honest signal
  * to the client; the caller should destroy the connection rather than end it normally.
  */
 export class MultipartWriter {
   readonly boundary: string;
   private readonly delimiter: Buffer;
+  /** The delimiter without its leading CRLF: what a part body must not start with. */
+  private readonly dashBoundary: Buffer;
   private parts = 0;
   private busy = false;
   private closed = false;
   private failure: unknown;
 
-  constructor(private readonly out: Writable, boundary: string = randomBoundary(), private readonly options: MultipartWriterOptions = {}) {
-    if (!BOUNDARY.test(boundary)) throw new TypeError('MultipartWriter: the boundary must be 1 to 70 RFC 2046 bchars, not ending in a space');
+  constructor(private readonly out: Writable, boundary: string = randomBoundary()) {
+    if (!isValidBoundary(boundary)) throw new TypeError('MultipartWriter: the boundary must be 1 to 70 RFC 2046 bchars, not ending in a space');
     this.boundary = boundary;
     this.delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
-  }
-
-  /** Parts written so far. */
-  get partCount(): number {
-    return this.parts;
+    this.dashBoundary = this.delimiter.subarray(2);
   }
 
   /**
@@ -65,20 +55,24 @@ export class MultipartWriter {
    * Writes one part: delimiter, the given header fields, an empty line, then the body. A Readable
    * body is streamed chunk by chunk, waiting for `out` to drain. Rejects if the body errors
    * (the writer is then unusable) or `out` fails or closes. A Buffer body is checked not to contain
-   * the delimiter; a streamed body is not, which is safe with a {@link randomBoundary}.
+   * the delimiter, nor to start with `--boundary` (after the header block's CRLF that is a delimiter
+   * too); a streamed body is not checked, which is safe with a {@link randomBoundary}.
    * @throws TypeError for a header name that is not a token or a value containing CR, LF or NUL.
    */
   async writePart(headers: Record<string, string>, body: Buffer | Uint8Array | Readable): Promise<void> {
     this.checkUsable('writePart');
     let head = this.parts === 0 ? `--${this.boundary}\r\n` : `\r\n--${this.boundary}\r\n`;
     for (const [name, value] of Object.entries(headers)) {
-      if (!HEADER_NAME.test(name)) throw new TypeError(`MultipartWriter: invalid header name ${JSON.stringify(name)}`);
+      if (!isToken(name)) throw new TypeError(`MultipartWriter: invalid header name ${JSON.stringify(name)}`);
       if (!HEADER_VALUE.test(value)) throw new TypeError(`MultipartWriter: header ${name} has a value with a control character`);
       head += `${name}: ${value}\r\n`;
     }
     head += '\r\n';
-    if (body instanceof Uint8Array && Buffer.from(body.buffer, body.byteOffset, body.byteLength).indexOf(this.delimiter) >= 0) {
-      throw new Error('MultipartWriter: the part body contains the boundary delimiter');
+    if (body instanceof Uint8Array) {
+      const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      if (bytes.indexOf(this.delimiter) >= 0 || bytes.subarray(0, this.dashBoundary.length).equals(this.dashBoundary)) {
+        throw new Error('MultipartWriter: the part body contains the boundary delimiter');
+      }
     }
 
     this.busy = true;
@@ -101,20 +95,13 @@ export class MultipartWriter {
     }
   }
 
-  /**
-   * Writes the close delimiter (`--boundary--`) and waits for it to be accepted by `out`.
-   * Ends `out` too (and waits for 'finish') only if constructed with `endOutput: true`.
-   */
+  /** Writes the close delimiter (`--boundary--`) and waits for it to be accepted by `out`; does not end `out`. */
   async end(): Promise<void> {
     this.checkUsable('end');
     this.closed = true;
     const close = this.parts === 0 ? `--${this.boundary}--\r\n` : `\r\n--${this.boundary}--\r\n`;
     try {
       await this.write(Buffer.from(close, 'latin1'));
-      if (this.options.endOutput) {
-        this.out.end();
-        await finished(this.out, { readable: false });
-      }
     } catch (err) {
       this.failure = err;
       throw err;

@@ -11,6 +11,29 @@ export type InformationLevel = 'patient' | 'study' | 'series' | 'instance';
 /** Depth of each level; a query at level L may match on attributes of depth <= depth(L). */
 export const LEVEL_DEPTH: Record<InformationLevel, number> = { patient: 0, study: 1, series: 2, instance: 3 };
 
+/** SOPClassesInStudy (0008,0062); the dictionary's TAG table has no entry for it. */
+export const SOP_CLASSES_IN_STUDY = '00080062';
+
+/**
+ * Attributes the archive computes from the index rather than stores (PS3.4 C.6.2.1.2-3, PS3.18
+ * Tables 10.6.3-3..5): the study and series counts, ModalitiesInStudy, SOPClassesInStudy,
+ * InstanceAvailability and RetrieveURL. QIDO-RS returns them from SQL or from the request, never
+ * from `attrs`; of these it can match on ModalitiesInStudy and InstanceAvailability only.
+ */
+export const COMPUTED_TAGS: ReadonlySet<string> = new Set([
+  TAG.ModalitiesInStudy, SOP_CLASSES_IN_STUDY, TAG.NumberOfStudyRelatedSeries, TAG.NumberOfStudyRelatedInstances,
+  TAG.NumberOfSeriesRelatedInstances, TAG.InstanceAvailability, TAG.RetrieveURL,
+]);
+
+/** Computed attributes QIDO-RS can match on (sql/search-conditions.ts); the others are ignored with a warning. */
+export const MATCHABLE_COMPUTED_TAGS: ReadonlySet<string> = new Set([TAG.ModalitiesInStudy, TAG.InstanceAvailability]);
+
+/**
+ * Attributes that describe whatever level is searched rather than one level (InstanceAvailability,
+ * RetrieveURL): they are matched and returned at any query level.
+ */
+export const PER_MATCH_TAGS: ReadonlySet<string> = new Set([TAG.InstanceAvailability, TAG.RetrieveURL]);
+
 /**
  * Copied into every level's attrs: each row's strings are interpreted with the character set of the
  * instance they came from (PS3.3 C.12.1.1.2), and PS3.18 Tables 10.6.3-3..5 return the timezone

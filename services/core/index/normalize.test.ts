@@ -1,6 +1,7 @@
 import {
   firstInteger, firstNumber, firstPersonName, firstString, isValidDateTime, normalizeDate, normalizeDateTime,
-  normalizeDateTimeUpper, normalizeTime, normalizeTimeUpper, personNameText, pnSearchKey, pnWordPrefixes, pnWords,
+  normalizeDateTimeUpper, normalizeTime, normalizeTimeUpper, personNameText, pnSearchKey, pnSearchPattern, pnWordPrefixes,
+  pnWords,
 } from './normalize.js';
 
 describe('time, date and datetime normal forms', () => {
@@ -56,6 +57,13 @@ describe('person names', () => {
     expect(pnSearchKey({ Ideographic: '山田^太郎' })).toBeNull();
     expect(pnSearchKey({ Alphabetic: '^^' })).toBeNull();
     expect(pnSearchKey(undefined)).toBeNull();
+  });
+
+  it('search pattern: normalised like the search key (Alphabetic group, upper case, no trailing ^)', () => {
+    expect(pnSearchPattern('smith^j*')).toBe('SMITH^J*');
+    expect(pnSearchPattern('Yamada*=山田*')).toBe('YAMADA*');
+    expect(pnSearchPattern(' müller*^^ ')).toBe('MÜLLER*');
+    expect(pnSearchPattern('=山田*')).toBe('');
   });
 
   it('words and word prefixes for fuzzy matching', () => {

@@ -124,9 +124,14 @@ export function pnSearchKey(pn: PersonNameValue | null): string | null {
   return key === '' ? null : key;
 }
 
-/** Upper-cases a PN wildcard pattern the same way {@link pnSearchKey} upper-cases names. */
+/**
+ * A PN wildcard pattern in the form of {@link pnSearchKey}: its Alphabetic group (up to the first
+ * '='), upper-cased, trailing '^' and spaces removed ('Yamada*^=山田*' → 'YAMADA*'), so that
+ * patterns and stored keys are normalised alike. '' when the pattern has no Alphabetic part (the
+ * query parser treats such a value as universal).
+ */
 export function pnSearchPattern(pattern: string): string {
-  return pattern.trim().toUpperCase();
+  return pnSearchKey(pattern) ?? '';
 }
 
 /**
@@ -162,7 +167,7 @@ export function personNameText(pn: PersonNameValue | null): string | null {
 }
 
 /** The first value of an attribute, whatever its type; undefined when absent or empty. */
-export function firstValue(json: DicomJson, tag: string): unknown {
+function firstValue(json: DicomJson, tag: string): unknown {
   const values = json[tag]?.Value;
   return Array.isArray(values) && values.length > 0 ? values[0] : undefined;
 }

@@ -11,11 +11,16 @@
  * without a value are returned with only their VR (Type 2 semantics); includefield attributes only
  * when present. Attributes holding a BulkDataURI are left out: QIDO-RS returns no bulk data, the
  * client retrieves it through WADO-RS metadata.
+ * Computed attributes (index/levels.ts COMPUTED_TAGS) come from the statement or the request.
+ * NumberOfFrames comes from the instances.number_of_frames column, the value QIDO-RS matches on:
+ * 1 for a single-frame image whose metadata has no NumberOfFrames (index-rows.ts).
  */
 import { attributeByTag, TAG } from '../dicom/dictionary.js';
 import type { DicomJson, DicomJsonAttribute } from '../dicom/json.types.js';
 import type { QidoLevel, QidoQuery } from '../qido/query.js';
-import { attributeLevel, LEVEL_DEPTH, SHARED_TAGS, type InformationLevel } from './levels.js';
+import {
+  attributeLevel, COMPUTED_TAGS, LEVEL_DEPTH, PER_MATCH_TAGS, SHARED_TAGS, SOP_CLASSES_IN_STUDY, type InformationLevel,
+} from './levels.js';
 
 type Presence = 'always' | 'if-present';
 
@@ -46,8 +51,8 @@ const INSTANCE_RETURN: ReadonlyArray<readonly [string, Presence]> = [
   [TAG.BitsAllocated, 'if-present'], [TAG.NumberOfFrames, 'if-present'],
 ];
 
-const STUDY_COMPUTED = new Set<string>([TAG.ModalitiesInStudy, TAG.NumberOfStudyRelatedSeries, TAG.NumberOfStudyRelatedInstances]);
-const COMPUTED = new Set<string>([...STUDY_COMPUTED, TAG.NumberOfSeriesRelatedInstances, TAG.RetrieveURL, TAG.InstanceAvailability]);
+/** The computed attributes the statement's study counts join (sql/search.ts) provides. */
+const STUDY_COUNTED = new Set<string>([TAG.ModalitiesInStudy, TAG.NumberOfStudyRelatedSeries, TAG.NumberOfStudyRelatedInstances]);
 
 export interface ReturnPlan {
   level: QidoLevel;
@@ -61,6 +66,10 @@ export interface ReturnPlan {
   /** Whether the statement computes the study counts and ModalitiesInStudy / the series count. */
   studyCounts: boolean;
   seriesCount: boolean;
+  /** Whether the statement computes SOPClassesInStudy. */
+  sopClasses: boolean;
+  /** Whether the statement selects instances.number_of_frames (instance searches returning NumberOfFrames). */
+  numberOfFrames: boolean;
 }
 
 /** One row of the search statement (sql/search.ts). */
@@ -76,14 +85,13 @@ export interface SearchRow {
   study_instances?: number;
   modalities?: string[];
   series_instances?: number;
+  sop_classes?: string[];
+  number_of_frames?: number | null;
 }
-
-/** Attributes that describe whatever level is searched. */
-const PER_MATCH = new Set<string>([TAG.RetrieveURL, TAG.InstanceAvailability]);
 
 /** The level whose row holds `tag` for a search at `level` (shared tags: the level searched). */
 function sourceLevel(tag: string, level: QidoLevel): InformationLevel {
-  return SHARED_TAGS.has(tag) || PER_MATCH.has(tag) ? level : attributeLevel(tag);
+  return SHARED_TAGS.has(tag) || PER_MATCH_TAGS.has(tag) ? level : attributeLevel(tag);
 }
 
 /** Decides which attributes a search returns and where each comes from. Pure. */
@@ -109,7 +117,7 @@ export function planReturn(query: QidoQuery): ReturnPlan {
     if (LEVEL_DEPTH[lvl] <= LEVEL_DEPTH[level]) fetch[lvl] = all ? 'all' : [];
   }
   for (const tag of tags.keys()) {
-    if (COMPUTED.has(tag)) continue;
+    if (COMPUTED_TAGS.has(tag)) continue;
     const keys = fetch[sourceLevel(tag, level)];
     if (Array.isArray(keys)) keys.push(tag);
   }
@@ -120,8 +128,10 @@ export function planReturn(query: QidoQuery): ReturnPlan {
     tags: sorted,
     always: new Set(sorted.filter((t) => tags.get(t) === 'always')),
     fetch,
-    studyCounts: sorted.some((t) => STUDY_COMPUTED.has(t)),
+    studyCounts: sorted.some((t) => STUDY_COUNTED.has(t)),
     seriesCount: tags.has(TAG.NumberOfSeriesRelatedInstances),
+    sopClasses: tags.has(SOP_CLASSES_IN_STUDY),
+    numberOfFrames: level === 'instance' && tags.has(TAG.NumberOfFrames),
   };
 }
 
@@ -151,7 +161,7 @@ export function toDicomJson(row: SearchRow, plan: ReturnPlan, retrieveBase: stri
   for (const tag of plan.tags) {
     const computed = computedAttribute(tag, row, level, retrieveBase);
     if (computed) { out[tag] = computed; continue; }
-    if (COMPUTED.has(tag)) continue;
+    if (COMPUTED_TAGS.has(tag)) continue;
     if (!put(tag, sources[sourceLevel(tag, level)][tag]) && plan.always.has(tag)) out[tag] = { vr: vrOf(tag) };
   }
   const sorted: DicomJson = {};
@@ -173,6 +183,11 @@ function computedAttribute(tag: string, row: SearchRow, level: QidoLevel, retrie
     case TAG.NumberOfStudyRelatedSeries: return { vr: 'IS', Value: [row.study_series ?? 0] };
     case TAG.NumberOfStudyRelatedInstances: return { vr: 'IS', Value: [row.study_instances ?? 0] };
     case TAG.NumberOfSeriesRelatedInstances: return { vr: 'IS', Value: [row.series_instances ?? 0] };
+    case SOP_CLASSES_IN_STUDY:
+      return row.sop_classes && row.sop_classes.length ? { vr: 'UI', Value: row.sop_classes } : { vr: 'UI' };
+    // Not computed: the column's value when there is one (the metadata's may be absent), see the module comment.
+    case TAG.NumberOfFrames:
+      return row.number_of_frames !== undefined && row.number_of_frames !== null ? { vr: 'IS', Value: [row.number_of_frames] } : undefined;
     default: return undefined;
   }
 }

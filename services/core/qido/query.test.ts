@@ -1,3 +1,4 @@
+import { expectLucidaError } from '../../../test/helpers/errors.js';
 import { parseQidoQuery, type QidoLevel, type QidoScope } from './query.js';
 
 const OPTS = { defaultLimit: 100, maxLimit: 1000 };
@@ -8,16 +9,15 @@ const PatientName = ref('00100010', 'PatientName', 'PN', 'patient');
 const StudyDate = ref('00080020', 'StudyDate', 'DA', 'study');
 const StudyTime = ref('00080030', 'StudyTime', 'TM', 'study');
 
-const rejects = (qs: string, message: RegExp, level: QidoLevel = 'study') => {
-  expect(() => parse(qs, level)).toThrow(expect.objectContaining({ code: 'INVALID_QUERY', message: expect.stringMatching(message) }));
-};
+const rejects = (qs: string, message: RegExp, level: QidoLevel = 'study') =>
+  expectLucidaError('INVALID_QUERY', () => parse(qs, level), message);
 
 describe('parseQidoQuery', () => {
   it('keeps level, scope and defaults', () => {
     const q = parse('', 'instance', { studyInstanceUID: '1.2', seriesInstanceUID: '1.3' });
     expect(q).toEqual({
       level: 'instance', scope: { studyInstanceUID: '1.2', seriesInstanceUID: '1.3' }, matches: [],
-      includeFields: new Set(), limit: 100, offset: 0, fuzzyMatching: false, warnings: [],
+      includeFields: new Set(), limit: 100, offset: 0, warnings: [],
     });
   });
 
@@ -28,8 +28,14 @@ describe('parseQidoQuery', () => {
     expect(parse('0010001a=x').warnings).toEqual(['0010001A: matching on VR UN is not supported; ignored']);
   });
 
-  it('rejects an unknown keyword, naming it', () => rejects('PatientNaem=x', /PatientNaem/));
-  it('rejects a key given twice, also as keyword and tag', () => rejects('PatientID=a&00100020=b', /given more than once/));
+  it('rejects an unknown keyword, naming it', () => {
+    rejects('PatientNaem=x', /PatientNaem/);
+    rejects('NoSuchKeyword=1', /NoSuchKeyword/);
+  });
+  it('rejects a key given twice, also as keyword and tag', () => {
+    rejects('PatientID=a&00100020=b', /given more than once/);
+    rejects('PatientName=a&00100010=b', /given more than once/);
+  });
 
   it('distinguishes universal, single, wildcard, list and range matching (PS3.4 C.2.2.2)', () => {
     const q = parse(`PatientID=&AccessionNumber=*&StudyDescription=Mole ?ev*&StudyInstanceUID=1.2.3,1.2.4\\1.2.5&StudyDate=20240101-&PatientBirthDate=-19991231`);
@@ -48,7 +54,7 @@ describe('parseQidoQuery', () => {
   });
 
   it('validates DA, TM and DT values and ranges', () => {
-    for (const bad of ['StudyDate=2024', 'StudyDate=2024-01-01', 'StudyDate=20241301', 'StudyDate=-', 'StudyTime=25',
+    for (const bad of ['StudyDate=2024', 'StudyDate=2023', 'StudyDate=2024-01-01', 'StudyDate=2026-01-01', 'StudyDate=20241301', 'StudyDate=-', 'StudyTime=25',
       'StudyTime=10:30', 'StudyTime=1030.1234567', 'PatientBirthDate=1999010a']) rejects(bad, /StudyDate|StudyTime|PatientBirthDate/);
     rejects('AcquisitionDateTime=2024x', /AcquisitionDateTime/, 'instance');
     expect(parse('StudyTime=103000.123456').matches[0]).toMatchObject({ type: 'single', value: '103000.123456' });
@@ -86,6 +92,24 @@ describe('parseQidoQuery', () => {
   it('ModalitiesInStudy takes several values, comma or backslash separated', () => {
     expect(parse('ModalitiesInStudy=CT,XC').matches[0]).toMatchObject({ type: 'list', values: ['CT', 'XC'] });
     expect(parse('ModalitiesInStudy=CT\\XC').matches[0]).toMatchObject({ type: 'list', values: ['CT', 'XC'] });
+  });
+
+  it('ModalitiesInStudy: * alone is universal (PS3.4 C.2.2.2.3), other wildcards are kept as patterns', () => {
+    expect(parse('ModalitiesInStudy=*').matches[0]).toMatchObject({ type: 'universal' });
+    expect(parse('ModalitiesInStudy=CT,**').matches[0]).toMatchObject({ type: 'universal' });
+    expect(parse('ModalitiesInStudy=D*,C?').matches[0]).toMatchObject({ type: 'list', values: ['D*', 'C?'] });
+  });
+
+  it('matches PN values on their Alphabetic group only', () => {
+    expect(parse('PatientName=Yamada*=山田*').matches).toEqual([{ type: 'wildcard', attribute: PatientName, pattern: 'Yamada*' }]);
+    expect(parse('PatientName=Yamada^Tarou=山田*').matches).toEqual([{ type: 'single', attribute: PatientName, value: 'Yamada^Tarou' }]);
+    expect(parse('PatientName=Smith^John^^').matches).toEqual([{ type: 'single', attribute: PatientName, value: 'Smith^John' }]);
+    expect(parse('PatientName=*=山田').matches[0].type).toBe('universal');
+    for (const empty of ['^', '=山田*', '^^=山田']) {
+      const q = parse(`PatientName=${encodeURIComponent(empty)}`);
+      expect(q.matches).toEqual([{ type: 'universal', attribute: PatientName }]);
+      expect(q.warnings).toEqual(['PatientName: no Alphabetic name to match (only that component group is matched); ignored']);
+    }
   });
 
   it('checks numbers for numeric VRs', () => {

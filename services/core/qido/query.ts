@@ -5,12 +5,19 @@
  * Matching types (PS3.4 C.2.2.2, as PS3.18 §8.3.4.1 applies them to QIDO-RS):
  * - Universal: an empty value (or '*' alone, for VRs that allow wildcards) filters nothing and only
  *   asks for the attribute to be returned (PS3.4 C.2.2.2.3).
- * - Single Value: exact match (PS3.4 C.2.2.2.1). PN values match case-insensitively on the
- *   Alphabetic group, which PS3.4 C.2.2.2.1 permits for PN ("insensitive to ... case").
+ * - Single Value: exact match (PS3.4 C.2.2.2.1).
  *   For TM and DT a single value denotes the whole period it names ('14' = 14:00:00–14:59:59.999999),
  *   i.e. it is matched as the range v-v.
  * - Wildcard: '*' (any sequence) and '?' (one character) for AE, CS, LO, LT, PN, SH, ST, UC, UR, UT
- *   (PS3.4 C.2.2.2.4); never for UI. Case-sensitive except for PN.
+ *   (PS3.4 C.2.2.2.4); never for UI. Case-sensitive except for the PN attributes with an index
+ *   column (below). Attributes without an index column take exact values only (wildcards: warning).
+ * - Person names (PN): only the Alphabetic component group is matched, i.e. the value up to the
+ *   first '=' ('Yamada*=山田*' matches as 'Yamada*'). A value whose Alphabetic group is empty once
+ *   trailing '^' and spaces are dropped ('^', '=山田') filters nothing (universal, with a warning).
+ *   PatientName and ReferringPhysicianName have index columns holding the upper-cased Alphabetic
+ *   group (index/normalize.ts pnSearchKey): they match case-insensitively, as PS3.4 C.2.2.2.1
+ *   permits for PN, values and patterns normalised the same way. Other PN attributes (e.g.
+ *   OperatorsName) are matched by jsonb containment: exact and CASE-SENSITIVE on the Alphabetic group.
  * - List of UID: UI values separated by '\' or ',' (PS3.4 C.2.2.2.2, PS3.18 §8.3.4.1).
  * - Range: DA, TM, DT as 'a-b', 'a-' or '-b', inclusive (PS3.4 C.2.2.2.5).
  * - Combined date-time range: when a date attribute and its time attribute (StudyDate+StudyTime,
@@ -19,7 +26,11 @@
  *   combined datetime matching: `StudyDate=20231231-20240110&StudyTime=2300-0930` means from
  *   2023-12-31 23:00 to 2024-01-10 09:30:59.999999. A missing time bound defaults to the start/end of
  *   the day; a time bound without the matching date bound is dropped (a warning says so). If only one
- *   of the two is a range, the attributes are matched independently.
+ *   of the two is a range, the attributes are matched independently. An entity whose time is empty
+ *   (NULL) matches if its date is within the date range: its time counts as the whole day, so on a
+ *   boundary date it matches whatever the time bound.
+ * - ModalitiesInStudy: any of several values ('CT,XC' or 'CT\XC'); a value may be a CS wildcard
+ *   pattern ('C*'); '*' alone is universal. Matches studies with a stored series of that modality.
  * - Fuzzy matching (`fuzzymatching=true`, PS3.18 §8.3.4.2 leaves the algorithm to the server): a PN
  *   value is split into words on spaces, '^', ',' and '-' (index/normalize.ts pnWords); wildcard
  *   characters are dropped; a name matches if every word is a case-insensitive prefix of some word of
@@ -34,7 +45,9 @@
  */
 import { resolveAttribute, TAG } from '../dicom/dictionary.js';
 import { LucidaError } from '../errors.js';
-import { attributeLevel, LEVEL_DEPTH, type InformationLevel } from '../index/levels.js';
+import {
+  attributeLevel, COMPUTED_TAGS, LEVEL_DEPTH, MATCHABLE_COMPUTED_TAGS, PER_MATCH_TAGS, type InformationLevel,
+} from '../index/levels.js';
 import { isValidDate, isValidDateTime, isValidTime, pnWords } from '../index/normalize.js';
 
 export type QidoLevel = 'study' | 'series' | 'instance';
@@ -55,7 +68,10 @@ export type AttributeMatch =
   | { type: 'single'; attribute: AttributeRef; value: string }
   /** DICOM pattern with '*' and '?' (PS3.4 C.2.2.2.4), unescaped. */
   | { type: 'wildcard'; attribute: AttributeRef; pattern: string }
-  /** Any of the values: List of UID matching (PS3.4 C.2.2.2.2), also used for ModalitiesInStudy. */
+  /**
+   * Any of the values: List of UID matching (PS3.4 C.2.2.2.2), also used for ModalitiesInStudy, whose
+   * values may be wildcard patterns.
+   */
   | { type: 'list'; attribute: AttributeRef; values: string[] }
   /** DA/TM/DT range (PS3.4 C.2.2.2.5). */
   | { type: 'range'; attribute: AttributeRef; range: Range }
@@ -72,7 +88,6 @@ export interface QidoQuery {
   includeFields: ReadonlySet<string> | 'all';
   limit: number;
   offset: number;
-  fuzzyMatching: boolean;
   /** Keys the server ignored or adjusted, for the Warning header (PS3.18 §8.3.4.1, §8.3.4.4). */
   warnings: string[];
 }
@@ -86,8 +101,9 @@ const HTTP_PARAMS = new Set(['accept', 'charset']);
 
 const WILDCARD_VRS = new Set(['AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UR', 'UT']);
 const RANGE_VRS = new Set(['DA', 'TM', 'DT']);
-const INTEGER_VRS = new Set(['IS', 'US', 'SS', 'UL', 'SL', 'UV', 'SV', 'xs']);
-const DECIMAL_VRS = new Set(['DS', 'FL', 'FD']);
+/** VRs matched as integers / as decimal numbers (also used by the SQL side, index/sql/search-conditions.ts). */
+export const INTEGER_VRS: ReadonlySet<string> = new Set(['IS', 'US', 'SS', 'UL', 'SL', 'UV', 'SV', 'xs']);
+export const DECIMAL_VRS: ReadonlySet<string> = new Set(['DS', 'FL', 'FD']);
 const TEXT_VRS = new Set([...WILDCARD_VRS, 'AS', 'UI', 'DA', 'TM', 'DT']);
 
 /** Date attribute → its time attribute, for combined datetime range matching. */
@@ -97,18 +113,6 @@ const DATE_TIME_PAIRS: ReadonlyArray<readonly [string, string]> = [
   [TAG.ContentDate, TAG.ContentTime],
   [TAG.PerformedProcedureStepStartDate, TAG.PerformedProcedureStepStartTime],
 ];
-
-/** Attributes the archive computes; only these computed keys can be matched. */
-const MATCHABLE_COMPUTED = new Set<string>([TAG.ModalitiesInStudy, TAG.InstanceAvailability]);
-const COMPUTED = new Set<string>([
-  TAG.ModalitiesInStudy, TAG.InstanceAvailability, TAG.RetrieveURL, TAG.NumberOfStudyRelatedSeries,
-  TAG.NumberOfStudyRelatedInstances, TAG.NumberOfSeriesRelatedInstances, '00080062', /* SOPClassesInStudy */
-]);
-
-/** Attributes of whatever level is searched, rather than of one level. */
-const PER_MATCH = new Set<string>([TAG.InstanceAvailability, TAG.RetrieveURL]);
-
-const QUERY_DEPTH: Record<QidoLevel, number> = { study: 1, series: 2, instance: 3 };
 
 const invalid = (detail: string) => new LucidaError('INVALID_QUERY', detail);
 
@@ -143,7 +147,7 @@ export function parseQidoQuery(
     if (seen.has(id)) throw invalid(`${key} is given more than once`);
     seen.add(id);
     const value = rawValue.trim();
-    if (LEVEL_DEPTH[attribute.level] > QUERY_DEPTH[level] && !PER_MATCH.has(attribute.tag)) {
+    if (LEVEL_DEPTH[attribute.level] > LEVEL_DEPTH[level] && !PER_MATCH_TAGS.has(attribute.tag)) {
       warnings.push(`${key}: not a ${level}-level attribute; ignored`);
       continue;
     }
@@ -159,7 +163,7 @@ export function parseQidoQuery(
   const matches = combineDateTimeRanges(raw, warnings)
     .map((m) => ('type' in m ? m : toMatch(m.attribute, m.value, fuzzyMatching, warnings)))
     .filter((m): m is AttributeMatch => m !== undefined);
-  return { level, scope, matches, includeFields, limit: cappedLimit, offset, fuzzyMatching, warnings };
+  return { level, scope, matches, includeFields, limit: cappedLimit, offset, warnings };
 }
 
 function resolveRef(ref: string): AttributeRef {
@@ -227,15 +231,27 @@ function combineDateTimeRanges(raw: RawMatch[], warnings: string[]): Array<RawMa
 function toMatch(attribute: AttributeRef, rawValue: string, fuzzy: boolean, warnings: string[]): AttributeMatch | undefined {
   const { tag, keyword, vr } = attribute;
   // A DT offset '+0100' sent unencoded arrives as ' 0100' (form decoding): a DT never holds spaces.
-  const value = vr === 'DT' ? rawValue.replace(/ /g, '+') : rawValue;
+  let value = vr === 'DT' ? rawValue.replace(/ /g, '+') : rawValue;
   if (value === '') return { type: 'universal', attribute };
-  if (COMPUTED.has(tag) && !MATCHABLE_COMPUTED.has(tag)) {
+  if (COMPUTED_TAGS.has(tag) && !MATCHABLE_COMPUTED_TAGS.has(tag)) {
     warnings.push(`${keyword}: matching on this attribute is not supported; ignored`);
     return { type: 'universal', attribute };
   }
   if (tag === TAG.ModalitiesInStudy) {
-    // Multiple values: studies containing any of the modalities (PS3.18 §8.3.4.1).
-    return { type: 'list', attribute, values: value.split(/[\\,]/).map((v) => v.trim()).filter((v) => v !== '') };
+    // Multiple values: studies containing any of the modalities (PS3.18 §8.3.4.1). Each may be a
+    // wildcard pattern (CS, PS3.4 C.2.2.2.4); '*' alone is universal (PS3.4 C.2.2.2.3).
+    const values = value.split(/[\\,]/).map((v) => v.trim()).filter((v) => v !== '');
+    if (values.length === 0 || values.some((v) => /^\*+$/.test(v))) return { type: 'universal', attribute };
+    return { type: 'list', attribute, values };
+  }
+  if (vr === 'PN') {
+    // Only the Alphabetic group is matched: the value up to the first '=', without trailing empty
+    // components, as index/normalize.ts pnSearchKey stores names (see the module comment).
+    value = value.split('=')[0].trim().replace(/[\^ ]+$/, '');
+    if (value === '') {
+      warnings.push(`${keyword}: no Alphabetic name to match (only that component group is matched); ignored`);
+      return { type: 'universal', attribute };
+    }
   }
   if (vr === 'SQ') return undefined;
   if (vr === 'UI') {
@@ -246,7 +262,7 @@ function toMatch(attribute: AttributeRef, rawValue: string, fuzzy: boolean, warn
     return uids.length === 1 ? { type: 'single', attribute, value: uids[0] } : { type: 'list', attribute, values: uids };
   }
   if (fuzzy && vr === 'PN') {
-    const words = pnWords(value.replace(/[*?]/g, '').split('=')[0]);
+    const words = pnWords(value.replace(/[*?]/g, ''));
     return words.length === 0 ? { type: 'universal', attribute } : { type: 'fuzzy', attribute, words };
   }
   if (WILDCARD_VRS.has(vr) && /[*?]/.test(value)) {

@@ -6,7 +6,7 @@
  * wildcard, range and fuzzy matching on them is ignored with a warning.
  */
 import { TAG } from '../../dicom/dictionary.js';
-import type { AttributeMatch, AttributeRef, Range } from '../../qido/query.js';
+import { DECIMAL_VRS, INTEGER_VRS, type AttributeMatch, type AttributeRef, type Range } from '../../qido/query.js';
 import type { InformationLevel } from '../levels.js';
 import {
   normalizeDateTime, normalizeDateTimeUpper, normalizeTime, normalizeTimeUpper, pnSearchKey, pnSearchPattern,
@@ -54,7 +54,6 @@ const COLUMNS: Record<string, Column> = {
   [TAG.AcquisitionDateTime]: { expr: 'i.acquisition_datetime', kind: 'dt' },
 };
 
-const NUMERIC_VRS = new Set(['IS', 'DS', 'US', 'SS', 'UL', 'SL', 'UV', 'SV', 'FL', 'FD', 'xs']);
 const INT32_MAX = 2_147_483_647;
 
 /** A condition (SQL boolean expression), or undefined when the match filters nothing. */
@@ -89,12 +88,13 @@ export function matchCondition(m: AttributeMatch, params: Params, warnings: stri
   }
 }
 
-function single(column: Column, value: string, params: Params): string {
+function single(column: Column, value: string, params: Params): string | undefined {
   const col = column.expr;
   switch (column.kind) {
     case 'pn': {
+      // No Alphabetic name (e.g. '^'): the parser already made such a value universal.
       const key = pnSearchKey(value);
-      return key === null ? `${col} IS NULL` : `${col} = ${params.add(key)}`;
+      return key === null ? undefined : `${col} = ${params.add(key)}`;
     }
     case 'int': {
       const n = Number(value);
@@ -125,8 +125,11 @@ function range(column: Column, r: Range, params: Params): string {
 }
 
 /**
- * Combined datetime range (PS3.4 C.2.2.2.5.1) as a row comparison on (date, time), which the
- * (study_date, study_time) btree serves.
+ * Combined datetime range (PS3.4 C.2.2.2.5.1). Each date bound is a plain comparison, which the
+ * (study_date, study_time) btree serves; a time bound only narrows its boundary date:
+ * `date > d OR time >= t` (resp. `<`, `<=`). An empty (NULL) time counts as the whole day: on a
+ * boundary date it matches whatever the time bound (query.ts module comment). A date bound without a
+ * time bound covers its whole day.
  */
 function dateTimeRange(date: AttributeRef, time: AttributeRef, dr: Range, tr: Range, params: Params, warnings: string[]): string | undefined {
   const dc = COLUMNS[date.tag];
@@ -135,27 +138,33 @@ function dateTimeRange(date: AttributeRef, time: AttributeRef, dr: Range, tr: Ra
     warnings.push(`${date.keyword}/${time.keyword}: range matching on attributes without an index column is not supported; ignored`);
     return undefined;
   }
-  // The plain date bounds are implied by the row comparisons; they give the planner a selectivity
-  // estimate it can use (it has none for row comparisons) and the same index.
   const parts: string[] = [];
   if (dr.from !== undefined) {
-    const t = tr.from !== undefined ? normalizeTime(tr.from) : '000000.000000';
     const d = params.add(dr.from);
-    parts.push(`${dc.expr} >= ${d}`, `(${dc.expr}, ${tc.expr}) >= (${d}, ${params.add(t)})`);
+    parts.push(`${dc.expr} >= ${d}`);
+    const t = tr.from !== undefined ? normalizeTime(tr.from) : null;
+    if (t !== null) parts.push(`(${dc.expr} > ${d} OR ${tc.expr} >= ${params.add(t)} OR ${tc.expr} IS NULL)`);
   }
   if (dr.to !== undefined) {
-    const t = tr.to !== undefined ? normalizeTimeUpper(tr.to) : '235959.999999';
     const d = params.add(dr.to);
-    parts.push(`${dc.expr} <= ${d}`, `(${dc.expr}, ${tc.expr}) <= (${d}, ${params.add(t)})`);
+    parts.push(`${dc.expr} <= ${d}`);
+    const t = tr.to !== undefined ? normalizeTimeUpper(tr.to) : null;
+    if (t !== null) parts.push(`(${dc.expr} < ${d} OR ${tc.expr} <= ${params.add(t)} OR ${tc.expr} IS NULL)`);
   }
   return parts.join(' AND ');
 }
 
-/** ModalitiesInStudy (PS3.4 C.6.2.1.2): studies with a series of any of the modalities, stored instances only. */
+/**
+ * ModalitiesInStudy (PS3.4 C.6.2.1.2): studies with a series of any of the modalities, stored
+ * instances only. Values may be wildcard patterns (query.ts); CS values never hold '*' or '?'.
+ */
 function modalitiesInStudy(m: AttributeMatch, params: Params): string | undefined {
-  const values = m.type === 'list' ? m.values : m.type === 'single' ? [m.value] : undefined;
+  const values = m.type === 'list' ? m.values : m.type === 'single' ? [m.value] : m.type === 'wildcard' ? [m.pattern] : undefined;
   if (!values) return undefined;
-  return `EXISTS (SELECT 1 FROM series ms WHERE ms.study_fk = st.pk AND ms.modality = ANY(${params.add(values, 'text[]')})
+  const modality = values.some((v) => /[*?]/.test(v))
+    ? `ms.modality LIKE ANY(${params.add(values.map(wildcardToLike), 'text[]')})`
+    : `ms.modality = ANY(${params.add(values, 'text[]')})`;
+  return `EXISTS (SELECT 1 FROM series ms WHERE ms.study_fk = st.pk AND ${modality}
             AND EXISTS (SELECT 1 FROM instances mi WHERE mi.series_fk = ms.pk AND mi.status = 'stored'))`;
 }
 
@@ -175,7 +184,7 @@ function containmentValues(a: AttributeRef, value: string): unknown[] {
   if (a.vr === 'PN') return [{ Alphabetic: value }];
   // IS/DS may be JSON numbers or strings (PS3.18 F.2.3.1): accept either.
   if (a.vr === 'IS' || a.vr === 'DS') return [Number(value), value];
-  if (NUMERIC_VRS.has(a.vr)) return [Number(value)];
+  if (INTEGER_VRS.has(a.vr) || DECIMAL_VRS.has(a.vr)) return [Number(value)];
   return [value];
 }
 

@@ -3,8 +3,8 @@
  *
  * Shape: an inner query filters and orders the rows of the query level and takes one page
  * (limit + 1 rows, so the caller knows whether more exist); the outer query joins that page to its
- * parent rows, computes the counts and ModalitiesInStudy over stored instances (PS3.4 C.6.2.1.2-3),
- * and picks from each level's jsonb only the attributes the response needs.
+ * parent rows, computes the counts, ModalitiesInStudy and SOPClassesInStudy over stored instances
+ * (PS3.4 C.6.2.1.2-3), and picks from each level's jsonb only the attributes the response needs.
  * Only stored instances, and the studies and series that have at least one, are visible: commitStored
  * creates study and series rows together with a stored instance, but a commit refused by its
  * ON CONFLICT re-check (sql/commit.ts) can leave a new study row without instances behind.
@@ -55,6 +55,10 @@ const STUDY_COUNTS = `LEFT JOIN LATERAL (
           FROM series s2 WHERE s2.study_fk = st.pk) x
     WHERE x.n > 0) sc ON true`;
 
+const SOP_CLASSES = `LEFT JOIN LATERAL (
+    SELECT coalesce(array_agg(DISTINCT i4.sop_class_uid ORDER BY i4.sop_class_uid) FILTER (WHERE i4.sop_class_uid IS NOT NULL), '{}'::text[]) AS sop_classes
+    FROM instances i4 WHERE i4.study_fk = st.pk AND i4.status = 'stored') ssc ON true`;
+
 const SERIES_COUNT = `LEFT JOIN LATERAL (
     SELECT count(*)::int AS n_instances FROM instances i3 WHERE i3.series_fk = se.pk AND i3.status = 'stored') sec ON true`;
 
@@ -97,6 +101,11 @@ export function planSearch(query: QidoQuery): SearchPlan {
     joins.push(SERIES_COUNT);
     selected.push('sec.n_instances AS series_instances');
   }
+  if (returns.sopClasses) {
+    joins.push(SOP_CLASSES);
+    selected.push('ssc.sop_classes');
+  }
+  if (returns.numberOfFrames) selected.push('i.number_of_frames');
 
   const limit = params.add(query.limit + 1, 'int');
   const offset = params.add(query.offset, 'bigint');
