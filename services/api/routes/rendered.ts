@@ -6,7 +6,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { LucidaError } from '../../core/errors.js';
-import { renderFrame } from '../../core/dicom/index.js';
+import { renderFrame, type RenderOptions } from '../../core/dicom/index.js';
 import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
 import { objectKeys, readObject, type ObjectStore } from '../../core/storage/object-store.js';
 import { mediaRangeMatches, parseAccept } from '../http/media-type.js';
@@ -16,7 +16,8 @@ import { resolveTarget } from './retrieve-common.js';
 
 const THUMBNAIL_SIZE = 256;
 
-interface RenderParams { format: 'jpeg' | 'png'; quality: number; viewport?: { width: number; height: number } }
+/** The codec's render options, with the quality made explicit (it names the cached variant). */
+type RenderParams = RenderOptions & { quality: number };
 
 export function renderedRoutes(deps: { index: InstanceIndex; store: ObjectStore }): Router {
   const router = Router();
@@ -75,23 +76,22 @@ function parseFrameNumber(raw: string): number {
   return Number(raw);
 }
 
-/** PS3.18 §8.3.5: `quality` 1..100, `viewport` vw,vh (the subset we support). */
+/**
+ * PS3.18 §8.3.5: `quality` and `viewport` (vw,vh: the subset we support). Only their syntax is
+ * checked here; renderFrame (the codec) owns the ranges (quality 1..100, viewport >= 1).
+ */
 function renderParams(req: Request): RenderParams {
   const format = pickFormat(req);
   const q = req.query.quality;
-  let quality = 90;
-  if (q !== undefined) {
-    if (typeof q !== 'string' || !/^\d{1,3}$/.test(q) || Number(q) < 1 || Number(q) > 100) {
-      throw new LucidaError('BAD_REQUEST', 'quality must be an integer from 1 to 100');
-    }
-    quality = Number(q);
+  if (q !== undefined && (typeof q !== 'string' || !/^\d{1,3}$/.test(q))) {
+    throw new LucidaError('BAD_REQUEST', 'quality must be an integer from 1 to 100');
   }
   const v = req.query.viewport;
-  let viewport: RenderParams['viewport'];
-  if (v !== undefined) {
-    const m = typeof v === 'string' ? v.match(/^(\d{1,5}),(\d{1,5})$/) : null;
-    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new LucidaError('BAD_REQUEST', 'viewport must be "width,height" in pixels');
-    viewport = { width: Number(m[1]), height: Number(m[2]) };
-  }
-  return { format, quality, viewport };
+  const m = v === undefined ? undefined : (typeof v === 'string' ? v.match(/^(\d{1,5}),(\d{1,5})$/) : null);
+  if (m === null) throw new LucidaError('BAD_REQUEST', 'viewport must be "width,height" in pixels');
+  return {
+    format,
+    quality: q === undefined ? 90 : Number(q),
+    viewport: m ? { width: Number(m[1]), height: Number(m[2]) } : undefined,
+  };
 }

@@ -53,7 +53,6 @@ export function wadoUriRoutes(deps: { index: InstanceIndex; store: ObjectStore }
     const columns = size('columns');
     const frame = size('frameNumber') ?? 1;
     const quality = size('imageQuality') ?? 90;
-    if (quality > 100) throw new LucidaError('BAD_REQUEST', 'imageQuality must be 1..100');
     const viewport = rows || columns ? { width: columns ?? 65535, height: rows ?? 65535 } : undefined;
     const image = await renderFrame(await readObject(deps.store, inst.objectKey), frame,
       { format: contentType === 'image/png' ? 'png' : 'jpeg', quality, viewport });
