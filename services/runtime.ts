@@ -12,6 +12,8 @@ import { createTokenVerifier, loadOrCreateLocalKey } from './core/auth/tokens.js
 import { createPool, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from './core/index/database.js';
 import { PostgresInstanceIndex } from './core/index/postgres-index.js';
 import { PostgresPendingRows } from './core/index/postgres-pending.js';
+import { PostgresCaptureRepository } from './core/index/postgres-captures.js';
+import { PgBossQueue } from './core/queue/pg-boss-queue.js';
 import { FsObjectStore } from './core/storage/fs-object-store.js';
 import { startWorker, type Worker } from './worker/worker.js';
 
@@ -25,29 +27,49 @@ export interface Runtime {
 }
 
 export async function startRuntime(config: Config, log: Logger, roles: Role[]): Promise<Runtime> {
-  let embedded: EmbeddedDatabase | undefined;
+  // What has been started, stopped in reverse order: by stop(), or at once when start-up fails half way.
+  const started: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => { for (const stop of started.reverse()) await stop(); };
+  try {
+    return await start(config, log, roles, started, stopAll);
+  } catch (err) {
+    await stopAll().catch((e) => log.error({ err: e }, 'could not stop after a failed start'));
+    throw err;
+  }
+}
+
+async function start(config: Config, log: Logger, roles: Role[], started: (() => Promise<unknown>)[],
+  stopAll: () => Promise<void>): Promise<Runtime> {
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
     log.info({ dataDir: config.dataDir, port: config.embeddedPostgresPort }, 'starting embedded Postgres');
-    embedded = await startEmbeddedPostgres({
+    const embedded: EmbeddedDatabase = await startEmbeddedPostgres({
       dataDir: config.dataDir, port: config.embeddedPostgresPort, onLog: (line) => log.debug({ postgres: line }),
     });
+    started.push(() => embedded.stop());
     databaseUrl = embedded.url;
   }
   const pool = createPool(databaseUrl, config.dbPoolMax);
+  started.push(() => pool.end());
   const applied = await migrate(pool);
   if (applied.length) log.info({ applied }, 'migrations applied');
 
   const store = new FsObjectStore(path.join(config.dataDir, 'objects'));
   await store.init();
   const index = new PostgresInstanceIndex(pool);
+  const captures = new PostgresCaptureRepository(pool);
+  // One pg-boss per process: the API sends jobs, the worker role also works them.
+  const queue = await PgBossQueue.start({ databaseUrl, log, retry: config.photos });
+  started.push(() => queue.stop());
+  const ingest = { index, store, log, pendingTimeoutSeconds: config.pendingTimeoutSeconds, queue };
 
-  let worker: Worker | undefined;
   if (roles.includes('worker')) {
-    worker = await startWorker({
-      databaseUrl, pending: new PostgresPendingRows(pool), store, log: log.child({ role: 'worker' }),
-      pendingTimeoutSeconds: config.pendingTimeoutSeconds,
+    const workerLog = log.child({ role: 'worker' });
+    const worker: Worker = await startWorker({
+      queue, pending: new PostgresPendingRows(pool), captures, ingest: { ...ingest, log: workerLog }, log: workerLog,
+      maxPixels: config.photos.maxPixels, concurrency: config.photos.convertConcurrency,
     });
+    started.push(() => worker.stop());
   }
 
   let server: http.Server | undefined;
@@ -56,23 +78,32 @@ export async function startRuntime(config: Config, log: Logger, roles: Role[]): 
     const localKey = config.auth.jwksUrl ? undefined : await loadOrCreateLocalKey(config.dataDir);
     const verifier = createTokenVerifier({ ...config.auth, localPublicJwk: localKey?.publicJwk });
     const app = buildApp({
-      config, index, store, verifier, log,
+      config, index, store, verifier, log, captures, queue,
       checkReady: async () => {
         await pool.query('SELECT 1');
         await store.exists('readiness-probe');
       },
     });
-    server = http.createServer(app);
+    const srv = http.createServer(app);
+    server = srv;
     // Large STOW bodies may take minutes: no whole-request deadline, but an idle socket is dropped.
-    server.requestTimeout = 0;
-    server.headersTimeout = 30_000;
-    server.timeout = config.requestTimeoutSeconds * 1000;
-    server.keepAliveTimeout = 65_000;
+    srv.requestTimeout = 0;
+    srv.headersTimeout = 30_000;
+    srv.timeout = config.requestTimeoutSeconds * 1000;
+    srv.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
-      server!.once('error', reject);
-      server!.listen(config.port, config.host, () => resolve());
+      srv.once('error', reject);
+      srv.listen(config.port, config.host, () => resolve());
     });
-    const address = server.address();
+    started.push(async () => {
+      // Stop accepting; let in-flight requests finish (up to 10 s), then close what is left.
+      const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
+      srv.closeIdleConnections();
+      const timer = setTimeout(() => srv.closeAllConnections(), 10_000);
+      await closed;
+      clearTimeout(timer);
+    });
+    const address = srv.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     url = `http://localhost:${port}`;
   }
@@ -81,19 +112,7 @@ export async function startRuntime(config: Config, log: Logger, roles: Role[]): 
   return {
     url, server, pool,
     stop() {
-      stopping ??= (async () => {
-        if (server) {
-          // Stop accepting; let in-flight requests finish (up to 10 s), then close what is left.
-          const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
-          server.closeIdleConnections();
-          const timer = setTimeout(() => server!.closeAllConnections(), 10_000);
-          await closed;
-          clearTimeout(timer);
-        }
-        await worker?.stop();
-        await pool.end();
-        await embedded?.stop();
-      })();
+      stopping ??= stopAll();
       return stopping;
     },
   };

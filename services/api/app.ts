@@ -7,11 +7,14 @@ import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import type { TokenVerifier } from '../core/auth/tokens.js';
 import type { InstanceIndex } from '../core/index/port.js';
+import type { CaptureRepository } from '../core/capture/capture-port.js';
+import type { JobQueue } from '../core/queue/jobs.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 import { authenticate } from './middleware/auth.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { requestContext } from './middleware/request-context.js';
 import { healthRoutes } from './routes/health.js';
+import { captureRoutes } from './routes/captures.js';
 import { stowRoutes } from './routes/stow.js';
 import { qidoRoutes } from './routes/qido.js';
 import { retrieveRoutes } from './routes/retrieve.js';
@@ -26,6 +29,8 @@ export interface AppDeps {
   index: InstanceIndex;
   store: ObjectStore;
   verifier: TokenVerifier;
+  captures: CaptureRepository;
+  queue: JobQueue;
   log: Logger;
   checkReady: () => Promise<void>;
 }
@@ -36,14 +41,17 @@ export function buildApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   const urls = dicomwebUrls(deps.config.publicBaseUrl);
-  const ingestDeps = { index: deps.index, store: deps.store, log: deps.log, pendingTimeoutSeconds: deps.config.pendingTimeoutSeconds };
+  const ingestDeps = {
+    index: deps.index, store: deps.store, log: deps.log, queue: deps.queue, pendingTimeoutSeconds: deps.config.pendingTimeoutSeconds,
+  };
+  const captureDeps = { captures: deps.captures, store: deps.store, queue: deps.queue, log: deps.log, config: deps.config, urls };
 
   app.use(requestContext(deps.log));
   app.use(healthRoutes(deps.checkReady));
 
   const dicomweb = express.Router();
   dicomweb.use(authenticate(deps.verifier));
-  dicomweb.use(stowRoutes({ ...ingestDeps, config: deps.config, urls }));
+  dicomweb.use(stowRoutes({ ...ingestDeps, config: deps.config, urls, captures: deps.captures }));
   dicomweb.use(qidoRoutes({ index: deps.index, config: deps.config, urls }));
   dicomweb.use(metadataRoutes({ index: deps.index, store: deps.store, urls }));
   dicomweb.use(frameRoutes({ index: deps.index, store: deps.store }));
@@ -54,6 +62,9 @@ export function buildApp(deps: AppDeps): Express {
   // WADO-URI is also commonly configured at the server root.
   app.use('/wado', authenticate(deps.verifier));
   app.use(wadoUriRoutes({ index: deps.index, store: deps.store }));
+
+  app.use('/api', authenticate(deps.verifier));
+  app.use(captureRoutes(captureDeps));
 
   app.use(notFound);
   app.use(errorHandler);

@@ -28,6 +28,20 @@ export interface Config {
     ingestConcurrency: number; ingestWindowBytes: number;
   };
   qido: { defaultLimit: number; maxLimit: number };
+  photos: {
+    /** Largest single photograph accepted by the capture API or STOW-RS (JSON + bulk data). */
+    maxFileBytes: number;
+    /** Most files in one capture. */
+    maxFiles: number;
+    /** Largest width × height accepted, checked from the header before decoding (decompression bombs). */
+    maxPixels: number;
+    /** Photos converted at once per worker process. */
+    convertConcurrency: number;
+    /** Retries of a failed conversion job before it is dead-lettered, and the first retry delay (doubling). */
+    retryLimit: number; retryDelaySeconds: number;
+    /** How long STOW-RS (JSON + bulk data) waits for its conversions before answering. */
+    stowWaitSeconds: number;
+  };
   /** Seconds after which a 'pending' instance row is considered abandoned by its request. */
   pendingTimeoutSeconds: number;
   /** Idle seconds before an incoming request body is abandoned (slow clients). */
@@ -94,6 +108,15 @@ export function loadConfig(env: Env = process.env): Config {
     qido: {
       defaultLimit: int(env, 'QIDO_DEFAULT_LIMIT', 100, 1),
       maxLimit: int(env, 'QIDO_MAX_LIMIT', 1000, 1),
+    },
+    photos: {
+      maxFileBytes: int(env, 'CAPTURE_MAX_FILE_MB', 100, 1) * MiB,
+      maxFiles: int(env, 'CAPTURE_MAX_FILES', 100, 1),
+      maxPixels: int(env, 'PHOTO_MAX_MEGAPIXELS', 100, 1) * 1_000_000,
+      convertConcurrency: int(env, 'CONVERT_CONCURRENCY', 4, 1),
+      retryLimit: int(env, 'JOB_RETRY_LIMIT', 4, 0),
+      retryDelaySeconds: int(env, 'JOB_RETRY_DELAY_SECONDS', 2, 0),
+      stowWaitSeconds: int(env, 'STOW_CONVERT_WAIT_SECONDS', 120, 1),
     },
     pendingTimeoutSeconds: int(env, 'PENDING_TIMEOUT_SECONDS', 900, 1),
     requestTimeoutSeconds: int(env, 'REQUEST_TIMEOUT_SECONDS', 60, 1),

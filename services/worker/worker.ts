@@ -1,34 +1,71 @@
 /**
- * The worker role: pg-boss queues and their handlers. Today it runs `reconcile-pending` at start
- * and every five minutes; the photo `convert-photo` and `derive` jobs join it in their issue.
+ * The worker role: pg-boss handlers, one file per job.
+ * - `convert-photo`: uploaded photographs → VL Photographic Images (convert-photo.ts);
+ * - `derive`: thumbnail, default rendering and QA after every ingest (derive.ts);
+ * - `reconcile-pending`: abandoned stores, at start and every five minutes (reconcile.ts).
+ * Conversion and derive jobs are fetched in batches and settled one by one (perJobResults), so one
+ * bad photo never fails its neighbours; a full batch is followed at once by the next (burst).
  */
-import { PgBoss } from 'pg-boss';
+import type { JobWithMetadata } from 'pg-boss';
 import type { Logger } from 'pino';
+import type { CaptureRepository } from '../core/capture/capture-port.js';
+import type { IngestDeps } from '../core/ingest/ingest-instance.js';
 import type { PostgresPendingRows } from '../core/index/postgres-pending.js';
-import type { ObjectStore } from '../core/storage/object-store.js';
+import { JOBS, type ConvertPhotoJob, type DeriveJob } from '../core/queue/jobs.js';
+import type { PgBossQueue } from '../core/queue/pg-boss-queue.js';
+import { convertCaptureFile } from './convert-photo.js';
+import { deriveInstance } from './derive.js';
 import { reconcilePending } from './reconcile.js';
 
-export const QUEUES = { reconcilePending: 'reconcile-pending' } as const;
+export interface WorkerDeps {
+  queue: PgBossQueue;
+  pending: PostgresPendingRows;
+  captures: CaptureRepository;
+  ingest: IngestDeps;
+  log: Logger;
+  maxPixels: number;
+  /** Jobs of each queue processed at once by this process. */
+  concurrency: number;
+}
 
 export interface Worker { stop(): Promise<void> }
 
-export async function startWorker(deps: {
-  databaseUrl: string; pending: PostgresPendingRows; store: ObjectStore; log: Logger; pendingTimeoutSeconds: number;
-}): Promise<Worker> {
-  const boss = new PgBoss({ connectionString: deps.databaseUrl, schema: 'pgboss', max: 4 });
-  boss.on('error', (err) => deps.log.error({ err }, 'queue error'));
-  await boss.start();
-  await boss.createQueue(QUEUES.reconcilePending);
+export async function startWorker(deps: WorkerDeps): Promise<Worker> {
+  const { boss } = deps.queue;
+  const { store, index } = deps.ingest;
+  const batch = {
+    batchSize: deps.concurrency, includeMetadata: true, perJobResults: true, burstWhenBatchFull: true,
+    pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 5,
+  } as const;
+
+  /** Runs `handle` on every job of a batch at once; each job succeeds or fails (and is retried) alone. */
+  const settleEach = <T extends object>(handle: (job: JobWithMetadata<T>) => Promise<void>) =>
+    async (jobs: JobWithMetadata<T>[]) => Promise.all(jobs.map(async (job) => {
+      try {
+        await handle(job);
+        return { id: job.id, status: 'completed' as const };
+      } catch (err) {
+        return { id: job.id, status: 'failed' as const, output: { message: (err as Error).message } };
+      }
+    }));
+
+  await boss.work(JOBS.convertPhoto, batch, settleEach<ConvertPhotoJob>((job) =>
+    convertCaptureFile({ captures: deps.captures, ingest: deps.ingest, log: deps.log, maxPixels: deps.maxPixels },
+      job.data, { retryCount: job.retryCount, retryLimit: job.retryLimit })));
+
+  await boss.work(JOBS.derive, batch, settleEach<DeriveJob>((job) =>
+    deriveInstance({ index, store, captures: deps.captures, log: deps.log }, job.data)));
+
   const reconcile = () => reconcilePending({
-    pending: deps.pending, store: deps.store, log: deps.log, olderThanSeconds: deps.pendingTimeoutSeconds,
+    pending: deps.pending, store, log: deps.log, olderThanSeconds: deps.ingest.pendingTimeoutSeconds,
   });
-  await boss.work(QUEUES.reconcilePending, async () => { await reconcile(); });
-  await boss.schedule(QUEUES.reconcilePending, '*/5 * * * *');
-  await boss.send(QUEUES.reconcilePending, {}, { singletonKey: 'startup', singletonSeconds: 60 });
+  await boss.work(JOBS.reconcilePending, async () => { await reconcile(); });
+  await boss.schedule(JOBS.reconcilePending, '*/5 * * * *');
+  await boss.send(JOBS.reconcilePending, {}, { singletonKey: 'startup', singletonSeconds: 60 });
   deps.log.info('worker started');
   return {
     async stop() {
-      await boss.stop({ graceful: true, timeout: 10_000 });
+      for (const name of Object.values(JOBS)) await boss.offWork(name, { wait: true }).catch(() => {});
     },
   };
 }

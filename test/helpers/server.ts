@@ -59,10 +59,12 @@ export async function startTestServer(env: Record<string, string> = {}, roles: R
 }
 
 /** Builds a multipart/related body (for requests) from parts. */
-export function multipartBody(parts: { contentType?: string; body: Buffer }[], boundary = 'lucida-test-boundary-7f3a'): { body: Buffer; contentType: string } {
+export function multipartBody(parts: { contentType?: string; headers?: Record<string, string>; body: Buffer }[],
+  boundary = 'lucida-test-boundary-7f3a'): { body: Buffer; contentType: string } {
   const chunks: Buffer[] = [];
   for (const p of parts) {
-    chunks.push(Buffer.from(`--${boundary}\r\n${p.contentType === undefined ? '' : `Content-Type: ${p.contentType}\r\n`}\r\n`));
+    const headers = Object.entries(p.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    chunks.push(Buffer.from(`--${boundary}\r\n${p.contentType === undefined ? '' : `Content-Type: ${p.contentType}\r\n`}${headers}\r\n`));
     chunks.push(p.body, Buffer.from('\r\n'));
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));

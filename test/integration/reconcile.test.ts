@@ -13,6 +13,8 @@ import { FsObjectStore } from '../../services/core/storage/fs-object-store.js';
 import { newUid } from '../../services/core/dicom/index.js';
 import { reconcilePending } from '../../services/worker/reconcile.js';
 import { startWorker } from '../../services/worker/worker.js';
+import { PgBossQueue } from '../../services/core/queue/pg-boss-queue.js';
+import { PostgresCaptureRepository } from '../../services/core/index/postgres-captures.js';
 
 describe('reconciliation of abandoned stores', () => {
   let db: TestDatabase;
@@ -85,8 +87,10 @@ describe('reconciliation of abandoned stores', () => {
 
   it('runs as a pg-boss job when the worker starts', async () => {
     const stale = await abandon(3600);
+    const queue = await PgBossQueue.start({ databaseUrl: db.url, log, retry: { retryLimit: 1, retryDelaySeconds: 0 } });
     const worker = await startWorker({
-      databaseUrl: db.url, pending: new PostgresPendingRows(db.pool), store, log, pendingTimeoutSeconds: 900,
+      queue, pending: new PostgresPendingRows(db.pool), captures: new PostgresCaptureRepository(db.pool), log,
+      ingest: { index, store, log, pendingTimeoutSeconds: 900, queue }, maxPixels: 1e8, concurrency: 1,
     });
     try {
       const deadline = Date.now() + 20_000;
@@ -98,6 +102,7 @@ describe('reconciliation of abandoned stores', () => {
       expect(rows[0]?.state).toBe('completed');
     } finally {
       await worker.stop();
+      await queue.stop();
     }
   });
 });

@@ -6,7 +6,8 @@
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { LucidaError } from '../../core/errors.js';
-import { renderFrame, type RenderOptions } from '../../core/dicom/index.js';
+import { renderFrame } from '../../core/dicom/index.js';
+import { STANDARD_RENDITIONS, renditionVariant, type RenditionParams as RenderParams } from '../../core/dicom/renditions.js';
 import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
 import { objectKeys, readObject, type ObjectStore } from '../../core/storage/object-store.js';
 import { mediaRangeMatches, parseAccept } from '../http/media-type.js';
@@ -14,10 +15,6 @@ import { allow } from '../middleware/auth.js';
 import { negotiate } from '../http/negotiate.js';
 import { resolveTarget } from './retrieve-common.js';
 
-const THUMBNAIL_SIZE = 256;
-
-/** The codec's render options, with the quality made explicit (it names the cached variant). */
-type RenderParams = RenderOptions & { quality: number };
 
 export function renderedRoutes(deps: { index: InstanceIndex; store: ObjectStore }): Router {
   const router = Router();
@@ -36,7 +33,7 @@ export function renderedRoutes(deps: { index: InstanceIndex; store: ObjectStore 
     // A study or series is represented by its first image (lowest series, then instance number).
     const inst = instances.find((i) => i.hasPixelData) ?? instances[0];
     const format = pickFormat(req);
-    await sendRendering(deps, inst, 1, { format, quality: 80, viewport: { width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE } }, res);
+    await sendRendering(deps, inst, 1, { ...STANDARD_RENDITIONS.thumbnail, format }, res);
   };
   router.get('/studies/:study/thumbnail', allow('read'), thumbnail);
   router.get('/studies/:study/series/:series/thumbnail', allow('read'), thumbnail);
@@ -46,8 +43,7 @@ export function renderedRoutes(deps: { index: InstanceIndex; store: ObjectStore 
 
 async function sendRendering(deps: { store: ObjectStore }, inst: StoredInstance, frame: number, p: RenderParams, res: Response) {
   if (!inst.hasPixelData) throw new LucidaError('NOT_ACCEPTABLE', 'this instance has no pixel data to render');
-  const variant = `rendered-f${frame}-q${p.quality}-${p.viewport ? `${p.viewport.width}x${p.viewport.height}` : 'full'}.${p.format === 'png' ? 'png' : 'jpg'}`;
-  const key = objectKeys.derivative(inst.sopInstanceUID, variant);
+  const key = objectKeys.derivative(inst.sopInstanceUID, renditionVariant(frame, p));
   // Headers only once the image is in hand: an error response must not carry the image's caching.
   const succeed = () => res.status(200).type(p.format === 'png' ? 'image/png' : 'image/jpeg')
     .setHeader('Cache-Control', 'private, max-age=3600');
@@ -91,7 +87,7 @@ function renderParams(req: Request): RenderParams {
   if (m === null) throw new LucidaError('BAD_REQUEST', 'viewport must be "width,height" in pixels');
   return {
     format,
-    quality: q === undefined ? 90 : Number(q),
+    quality: q === undefined ? STANDARD_RENDITIONS.rendered.quality : Number(q),
     viewport: m ? { width: Number(m[1]), height: Number(m[2]) } : undefined,
   };
 }

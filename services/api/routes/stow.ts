@@ -9,15 +9,16 @@ import { isValidUid } from '../../core/dicom/index.js';
 import type { DicomJson } from '../../core/dicom/json.types.js';
 import { TAG } from '../../core/dicom/dictionary.js';
 import { ingestInstance, FailureReason, type IngestDeps, type IngestOutcome } from '../../core/ingest/ingest-instance.js';
-import type { Config } from '../../core/config.js';
 import { readAll } from '../../core/storage/object-store.js';
 import { parseMediaType } from '../http/media-type.js';
 import { negotiateDicomJson } from '../http/negotiate.js';
 import { boundaryFromContentType, readMultipart } from '../multipart/related.js';
+import { limitBody } from '../http/limit-body.js';
+import { storeMetadataAndBulkData, type StowPhotoDeps } from './stow-photo.js';
 import { allow } from '../middleware/auth.js';
 import type { DicomwebUrls } from '../urls.js';
 
-export function stowRoutes(deps: IngestDeps & { config: Config; urls: DicomwebUrls }): Router {
+export function stowRoutes(deps: StowPhotoDeps & { urls: DicomwebUrls }): Router {
   const router = Router();
   const handler = async (req: Request<{ study?: string }>, res: Response) => {
     const study = req.params.study;
@@ -29,14 +30,19 @@ export function stowRoutes(deps: IngestDeps & { config: Config; urls: DicomwebUr
       throw new LucidaError('UNSUPPORTED_MEDIA_TYPE', 'STOW-RS takes multipart/related; type="application/dicom"');
     }
     const partType = (ct.params.type ?? 'application/dicom').toLowerCase();
-    if (partType !== 'application/dicom') {
-      throw new LucidaError('UNSUPPORTED_MEDIA_TYPE', `multipart/related type "${partType}" is not supported; use application/dicom`);
+    if (partType !== 'application/dicom' && partType !== 'application/dicom+json') {
+      throw new LucidaError('UNSUPPORTED_MEDIA_TYPE',
+        `multipart/related type "${partType}" is not supported; use application/dicom, or application/dicom+json with image bulk data`);
     }
     const boundary = boundaryFromContentType(ct);
     const { maxRequestBytes, maxPartBytes, maxParts } = deps.config.stow;
     const declared = Number(req.get('content-length'));
     if (Number.isFinite(declared) && declared > maxRequestBytes) {
       throw new LucidaError('PAYLOAD_TOO_LARGE', `request body over ${maxRequestBytes} bytes`);
+    }
+    if (partType === 'application/dicom+json') {
+      const outcomes = await storeMetadataAndBulkData(deps, req, boundary, study);
+      return respond(req, res, outcomes, responseType, study);
     }
 
     // Parts are read in order; up to `ingestConcurrency` of them (and at most `ingestWindowBytes`
@@ -74,7 +80,11 @@ export function stowRoutes(deps: IngestDeps & { config: Config; urls: DicomwebUr
     }
     await Promise.all(active);
     if (outcomes.length === 0) throw new LucidaError('MALFORMED_MULTIPART', 'the request contained no parts');
+    respond(req, res, outcomes, responseType, study, interrupted);
+  };
 
+  /** PS3.18 §10.5.3: the Store Instances Response, its status code, and one log line per instance. */
+  const respond = (req: Request, res: Response, outcomes: IngestOutcome[], responseType: string, study?: string, interrupted?: LucidaError) => {
     for (const o of outcomes) {
       req.log.info({
         sopInstanceUID: o.sopInstanceUID, status: o.status,
@@ -101,15 +111,6 @@ async function ingestSafely(deps: IngestDeps, bytes: Buffer, study: string | und
   } catch (err) {
     req.log.error({ err }, 'ingest failed');
     return { status: 'failed', reason: FailureReason.ProcessingFailure, comment: 'the archive could not store the instance; retry later' };
-  }
-}
-
-async function* limitBody(req: Request, max: number): AsyncGenerator<Buffer> {
-  let seen = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    seen += chunk.length;
-    if (seen > max) throw new LucidaError('PAYLOAD_TOO_LARGE', `request body over ${max} bytes`);
-    yield chunk;
   }
 }
 

@@ -5,11 +5,15 @@
 import { LucidaError } from '../errors.js';
 import type { Principal, Role } from './principal.js';
 
-export type Action = 'store' | 'read';
+export type Action = 'store' | 'read' | 'capture' | 'read-original';
 
 export const POLICY: Record<Action, readonly Role[]> = {
   store: ['photographer', 'epr', 'admin'],
   read: ['clinician', 'epr', 'photographer', 'admin'],
+  /** Submit photographs through the capture API and follow their conversion. */
+  capture: ['photographer', 'admin'],
+  /** The original uploads, kept for provenance: information governance only. */
+  'read-original': ['admin'],
 };
 
 export function authorize(principal: Principal, action: Action): void {

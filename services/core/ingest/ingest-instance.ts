@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { parsePart10, isStorageSopClass, type ParsedInstance } from '../dicom/index.js';
 import { isLucidaError } from '../errors.js';
 import type { InstanceIndex } from '../index/port.js';
+import { JOBS, type JobQueue } from '../queue/jobs.js';
 import { objectKeys, type ObjectStore } from '../storage/object-store.js';
 
 /** PS3.18 Table 10.5.3-2 / PS3.4 B.2.3 status codes used in Store Instances responses. */
@@ -38,6 +39,8 @@ export interface IngestDeps {
   log: Logger;
   /** A pending row older than this is taken to be abandoned by a crashed request. */
   pendingTimeoutSeconds: number;
+  /** Where the `derive` job (thumbnail, rendering, QA) is sent after every newly stored image. */
+  queue?: JobQueue;
 }
 
 export interface IngestOptions {
@@ -129,7 +132,10 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
   // Phase 3: index it.
   try {
     const result = await deps.index.commitStored(pending.sopInstanceUID, pending.objectKey, parsed.metadata);
-    if (result.committed) return stored(false);
+    if (result.committed) {
+      if (parsed.metadata[TAG_PIXEL_DATA]) await sendDerive(deps, parsed);
+      return stored(false);
+    }
     if (result.reason === 'not-pending') {
       // Another request took the row over: our object is garbage, their row is theirs.
       await deps.store.delete(pending.objectKey).catch(() => {});
@@ -145,6 +151,19 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     await undo(deps, pending.sopInstanceUID, pending.objectKey);
     return fail(FailureReason.ProcessingFailure, 'the archive could not index the instance');
   }
+}
+
+const TAG_PIXEL_DATA = '7FE00010';
+
+/**
+ * The instance is durable whatever happens here: a lost derive job only means the first /thumbnail
+ * request renders on demand, so a queue failure is logged, not reported to the sender.
+ */
+async function sendDerive(deps: IngestDeps, p: ParsedInstance): Promise<void> {
+  if (!deps.queue) return;
+  const job = { studyInstanceUID: p.studyInstanceUID, seriesInstanceUID: p.seriesInstanceUID, sopInstanceUID: p.sopInstanceUID };
+  await deps.queue.send(JOBS.derive, job, { singletonKey: p.sopInstanceUID })
+    .catch((err) => deps.log.warn({ err, sopInstanceUID: p.sopInstanceUID }, 'could not queue the derive job'));
 }
 
 async function undo(deps: IngestDeps, sopInstanceUID: string, objectKey: string): Promise<void> {

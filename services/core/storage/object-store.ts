@@ -48,4 +48,6 @@ export async function readObject(store: ObjectStore, key: string): Promise<Buffe
 export const objectKeys = {
   instance: (study: string, series: string, sop: string, attempt: string) => `instances/${study}/${series}/${sop}.${attempt}.dcm`,
   derivative: (sop: string, variant: string) => `derived/${sop}/${variant}`,
+  /** An original photograph as uploaded (provenance; admins only). */
+  upload: (captureId: string, fileIndex: number) => `uploads/${captureId}/${fileIndex}`,
 };

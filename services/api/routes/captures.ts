@@ -1,0 +1,208 @@
+/**
+ * Capture API: photographs in from capture stations.
+ *   POST /api/captures                         multipart/form-data: image files + one `metadata` JSON part
+ *                                              (schemas/capture.schema.json) → 202 + status document
+ *   GET  /api/captures/{id}                    status of each file: queued / converting / stored / failed
+ *   GET  /api/captures/{id}/files/{n}/original the upload as received (admins only: provenance)
+ * Files are read one at a time (each bounded by CAPTURE_MAX_FILE_MB), checked from their header and
+ * stored as originals; the conversion itself is the worker's `convert-photo` job.
+ * `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header): a retried POST with the same key from
+ * the same caller returns the capture the first one created, and stores nothing twice.
+ */
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { CaptureRecord, CaptureRepository } from '../../core/capture/capture-port.js';
+import {
+  discardUploads, newCaptureId, receivePhoto, submitCapture, type UploadedPhoto,
+} from '../../core/capture/capture-service.js';
+import { parseCaptureMetadata } from '../../core/capture/index.js';
+import type { Config } from '../../core/config.js';
+import { LucidaError, type ErrorCode } from '../../core/errors.js';
+import type { JobQueue } from '../../core/queue/jobs.js';
+import { readAll, type ObjectStore } from '../../core/storage/object-store.js';
+import { parseFormDisposition } from '../http/content-disposition.js';
+import { limitBody } from '../http/limit-body.js';
+import { parseMediaType } from '../http/media-type.js';
+import { allow } from '../middleware/auth.js';
+import { boundaryFromContentType, readMultipart } from '../multipart/related.js';
+import type { DicomwebUrls } from '../urls.js';
+
+export interface CaptureRouteDeps {
+  captures: CaptureRepository;
+  store: ObjectStore;
+  queue: JobQueue;
+  log: Logger;
+  config: Config;
+  urls: DicomwebUrls;
+}
+
+const METADATA_MAX_BYTES = 1024 * 1024;
+
+export function captureRoutes(deps: CaptureRouteDeps): Router {
+  const router = Router();
+  const serviceDeps = { ...deps, maxPixels: deps.config.photos.maxPixels };
+
+  router.post('/api/captures', allow('capture'), async (req: Request, res: Response) => {
+    const principal = req.principal!;
+    const idempotencyKey = readIdempotencyKey(req);
+    if (idempotencyKey) {
+      const existing = await deps.captures.findCaptureByIdempotencyKey(principal.subject, idempotencyKey);
+      if (existing) {
+        req.resume(); // the body is not needed: this request was already received
+        return sendStatus(deps, res, existing, 202, true);
+      }
+    }
+    const ct = parseMediaType(req.get('content-type') ?? '');
+    if (ct.essence !== 'multipart/form-data') {
+      throw new LucidaError('UNSUPPORTED_MEDIA_TYPE', 'the capture API takes multipart/form-data: image files and a "metadata" JSON part');
+    }
+    const boundary = boundaryFromContentType(ct);
+    const { maxFileBytes, maxFiles } = deps.config.photos;
+    const captureId = newCaptureId();
+    const uploads: UploadedPhoto[] = [];
+    let metadata: unknown;
+    try {
+      const parts = readMultipart(limitBody(req, (maxFiles + 1) * maxFileBytes), boundary, { maxPartBytes: maxFileBytes, maxParts: maxFiles + 1 });
+      for await (const part of parts) {
+        const { name, filename } = parseFormDisposition(part.headers['content-disposition']);
+        if (filename !== undefined) {
+          if (uploads.some((u) => u.fileName === filename)) throw new LucidaError('BAD_REQUEST', `two files are named "${filename}": file names must be unique in a capture`);
+          const bytes = await readAll(part.body);
+          uploads.push(await receivePhoto(serviceDeps, captureId, {
+            fileIndex: uploads.length, fileName: filename, contentType: part.contentType, bytes,
+          }));
+        } else if (name === 'metadata') {
+          if (metadata !== undefined) throw new LucidaError('BAD_REQUEST', 'more than one "metadata" part');
+          const text = await readAll(part.body);
+          if (text.length > METADATA_MAX_BYTES) throw new LucidaError('PAYLOAD_TOO_LARGE', 'the metadata part is over 1 MiB');
+          metadata = parseJson(text);
+        } else {
+          part.body.resume();
+          throw new LucidaError('BAD_REQUEST', `unexpected form field "${name}": send files and one "metadata" part`);
+        }
+      }
+      if (metadata === undefined) throw new LucidaError('INVALID_METADATA', 'the "metadata" part is missing', { errors: [{ path: '', message: 'metadata part missing' }] });
+      if (uploads.length === 0) throw new LucidaError('BAD_REQUEST', 'the capture has no image files');
+      const parsed = parseCaptureMetadata(metadata, uploads.map((u) => u.fileName));
+      const accepted = uploads.filter((u) => !u.rejected);
+      if (accepted.length === 0) {
+        // Nothing to convert: refuse the request as a whole, with each file's reason.
+        const first = uploads[0].rejected!;
+        throw new LucidaError(first.code as ErrorCode, uploads.length === 1 ? first.reason : 'none of the files is a usable image', {
+          files: uploads.map((u) => ({ fileName: u.fileName, code: u.rejected!.code, reason: u.rejected!.reason })),
+        });
+      }
+      const byName = new Map(uploads.map((u) => [u.fileName, u]));
+      const result = await submitCapture(serviceDeps, {
+        id: captureId, source: 'capture-api', principal, idempotencyKey,
+        context: parsed.context, studyMode: 'existing',
+        groups: parsed.groups.map((g) => ({ image: g.image, files: g.files.map((f) => byName.get(f)!) })),
+      });
+      return sendStatus(deps, res, result.captureId, 202, result.replayed);
+    } catch (err) {
+      await discardUploads(deps, uploads);
+      throw err;
+    }
+  });
+
+  router.get('/api/captures/:id', allow('capture'), async (req: Request, res: Response) => {
+    await sendStatus(deps, res, req.params.id as string, 200, false);
+  });
+
+  router.get('/api/captures/:id/files/:index/original', allow('read-original'), async (req: Request, res: Response) => {
+    const capture = await findCapture(deps.captures, req.params.id as string);
+    const file = capture.files.find((f) => String(f.fileIndex) === req.params.index);
+    if (!file?.uploadKey) throw new LucidaError('NOT_FOUND', 'no original is kept for this file');
+    req.log.info({ captureId: capture.id, fileIndex: file.fileIndex }, 'original upload retrieved');
+    const stream = await deps.store.get(file.uploadKey);
+    res.status(200).type(file.contentType ?? 'application/octet-stream')
+      .setHeader('Content-Length', String(file.sizeBytes))
+      .setHeader('Digest', `sha-256=${Buffer.from(file.sha256, 'hex').toString('base64')}`)
+      .setHeader('Cache-Control', 'no-store');
+    await pipeline(stream, res);
+  });
+  return router;
+}
+
+function readIdempotencyKey(req: Request): string | undefined {
+  const key = req.get('idempotency-key');
+  if (key === undefined) return undefined;
+  // A structured-field string in the draft; accept the bare token form too.
+  const value = key.trim().replace(/^"(.*)"$/, '$1');
+  if (!/^[\x21-\x7e]{1,255}$/.test(value)) throw new LucidaError('BAD_REQUEST', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+  return value;
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new LucidaError('INVALID_METADATA', 'the "metadata" part is not valid JSON', { errors: [{ path: '', message: 'not valid JSON' }] });
+  }
+}
+
+async function findCapture(captures: CaptureRepository, id: string): Promise<CaptureRecord> {
+  const capture = await captures.findCapture(id);
+  if (!capture) throw new LucidaError('NOT_FOUND', 'no such capture');
+  return capture;
+}
+
+async function sendStatus(deps: CaptureRouteDeps, res: Response, id: string, status: number, replayed: boolean) {
+  const capture = await findCapture(deps.captures, id);
+  const consent = (await deps.captures.consentHistory(capture.studyInstanceUID)).filter((c) => c.captureId === capture.id).at(-1);
+  const location = `${deps.config.publicBaseUrl}/api/captures/${capture.id}`;
+  if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+  res.status(status).setHeader('Location', location).setHeader('Cache-Control', 'no-store')
+    .json(captureStatusDocument(capture, location, deps.urls, consent));
+}
+
+/** Overall state of a capture, from its files'. */
+export function overallStatus(capture: CaptureRecord): 'processing' | 'stored' | 'partial' | 'failed' {
+  const s = capture.files.map((f) => f.status);
+  if (s.some((x) => x === 'queued' || x === 'converting')) return 'processing';
+  if (s.every((x) => x === 'stored')) return 'stored';
+  return s.some((x) => x === 'stored') ? 'partial' : 'failed';
+}
+
+/** The status document: no demographics, only what the photographer needs to act on. */
+export function captureStatusDocument(capture: CaptureRecord, self: string, urls: DicomwebUrls,
+  consent?: { level: string; consentedBy: string; consentedAt: Date; recordedBy: string; recordedAt: Date }) {
+  return {
+    id: capture.id,
+    status: overallStatus(capture),
+    statusURL: self,
+    source: capture.source,
+    createdAt: capture.createdAt.toISOString(),
+    studyInstanceUID: capture.studyInstanceUID,
+    retrieveURL: urls.study(capture.studyInstanceUID),
+    consent: consent && {
+      level: consent.level, consentedBy: consent.consentedBy, consentedAt: consent.consentedAt.toISOString(),
+      recordedBy: consent.recordedBy, recordedAt: consent.recordedAt.toISOString(),
+    },
+    files: capture.files.map((f) => {
+      const instance = urls.instance(capture.studyInstanceUID, f.seriesInstanceUID, f.sopInstanceUID);
+      return {
+        index: f.fileIndex,
+        fileName: f.fileName,
+        sizeBytes: f.sizeBytes,
+        sha256: f.sha256,
+        status: f.status,
+        ...(f.reason ? { reason: f.reason } : {}),
+        attempts: f.attempts,
+        studyInstanceUID: capture.studyInstanceUID,
+        seriesInstanceUID: f.seriesInstanceUID,
+        sopInstanceUID: f.sopInstanceUID,
+        seriesNumber: f.seriesNumber,
+        instanceNumber: f.instanceNumber,
+        ...(f.status === 'stored' ? {
+          encoding: f.encoding,
+          retrieveURL: instance,
+          renderedURL: `${instance}/rendered`,
+          thumbnailURL: `${instance}/thumbnail`,
+        } : {}),
+        ...(f.qa ? { qa: f.qa } : {}),
+      };
+    }),
+  };
+}

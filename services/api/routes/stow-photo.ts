@@ -1,0 +1,176 @@
+/**
+ * STOW-RS "metadata and bulk data" (PS3.18 §10.5.1, §8.6.1.2): multipart/related;
+ * type="application/dicom+json". Parts: DICOM JSON metadata (one data set or an array) whose
+ * PixelData (7FE0,0010) is a BulkDataURI, and the photographs themselves (image/jpeg, image/png,
+ * image/heic, image/tiff), each identified by Content-Location (or Content-ID, referenced as `cid:`).
+ *
+ * Each data set becomes a one-file capture, converted by the same `convert-photo` job as the capture
+ * API's, so both ways in give equivalent instances. The request waits for its conversions (up to
+ * STOW_CONVERT_WAIT_SECONDS): a 200 still means every instance is durable and findable by QIDO.
+ */
+import type { Request } from 'express';
+import type { CaptureRepository, CaptureFileRecord } from '../../core/capture/capture-port.js';
+import {
+  discardUploads, newCaptureId, receivePhoto, submitCapture, type UploadedPhoto,
+} from '../../core/capture/capture-service.js';
+import { parsePhotoDicomJson } from '../../core/capture/index.js';
+import type { Config } from '../../core/config.js';
+import type { DicomJson } from '../../core/dicom/json.types.js';
+import { SOP_CLASS } from '../../core/dicom/index.js';
+import { LucidaError, isLucidaError } from '../../core/errors.js';
+import { FailureReason, WarningReason, type IngestDeps, type IngestOutcome } from '../../core/ingest/ingest-instance.js';
+import { readAll } from '../../core/storage/object-store.js';
+import { limitBody } from '../http/limit-body.js';
+import { parseMediaType } from '../http/media-type.js';
+import { readMultipart } from '../multipart/related.js';
+
+export interface StowPhotoDeps extends IngestDeps {
+  captures: CaptureRepository;
+  config: Config;
+}
+
+const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/heic', 'image/heif', 'image/tiff']);
+const METADATA_MAX_BYTES = 16 * 1024 * 1024;
+const POLL_MS = 100;
+
+interface Bulk extends UploadedPhoto { captureId: string; used: boolean }
+interface Waiting { captureId: string; sopInstanceUID: string; seriesInstanceUID: string; studyInstanceUID: string; sha256: string }
+
+/** Reads the request, queues one conversion per data set, waits for them; one outcome per data set or refused part. */
+export async function storeMetadataAndBulkData(deps: StowPhotoDeps, req: Request, boundary: string, study?: string): Promise<IngestOutcome[]> {
+  const { maxRequestBytes, maxParts } = deps.config.stow;
+  const datasets: DicomJson[] = [];
+  const bulk = new Map<string, Bulk>();
+  const outcomes: (IngestOutcome | Waiting)[] = [];
+  const serviceDeps = { ...deps, queue: deps.queue!, maxPixels: deps.config.photos.maxPixels };
+  try {
+    for await (const part of readMultipart(limitBody(req, maxRequestBytes), boundary, { maxPartBytes: deps.config.photos.maxFileBytes, maxParts })) {
+      const type = part.contentType ? parseMediaType(part.contentType).essence : 'application/dicom+json';
+      if (type === 'application/dicom+json' || type === 'application/json') {
+        const text = await readAll(part.body);
+        if (text.length > METADATA_MAX_BYTES) throw new LucidaError('PAYLOAD_TOO_LARGE', 'a metadata part is over 16 MiB');
+        datasets.push(...parseDatasets(text));
+      } else if (IMAGE_TYPES.has(type)) {
+        const location = partLocation(part.headers);
+        if (!location) {
+          part.body.resume();
+          outcomes.push(failure(FailureReason.CannotUnderstand, `${type} part without Content-Location or Content-ID`));
+          continue;
+        }
+        const captureId = newCaptureId();
+        const upload = await receivePhoto(serviceDeps, captureId, { fileIndex: 0, fileName: location, contentType: type, bytes: await readAll(part.body) });
+        bulk.set(location, { ...upload, captureId, used: false });
+      } else {
+        part.body.resume();
+        outcomes.push(failure(FailureReason.CannotUnderstand, `part of type ${type} is not DICOM JSON or a supported image`));
+      }
+    }
+    if (datasets.length === 0 && outcomes.length === 0) throw new LucidaError('MALFORMED_MULTIPART', 'no DICOM JSON metadata part');
+    for (const ds of datasets) outcomes.push(await submitDataset(serviceDeps, req, ds, bulk, study));
+  } finally {
+    await discardUploads(deps, [...bulk.values()].filter((b) => !b.used));
+  }
+  return waitForConversions(deps, outcomes);
+}
+
+function parseDatasets(text: Buffer): DicomJson[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text.toString('utf8'));
+  } catch {
+    throw new LucidaError('BAD_REQUEST', 'a metadata part is not valid JSON');
+  }
+  const list = Array.isArray(json) ? json : [json];
+  if (!list.every((d) => d && typeof d === 'object' && !Array.isArray(d))) {
+    throw new LucidaError('BAD_REQUEST', 'metadata must be a DICOM JSON data set or an array of them (PS3.18 F.2)');
+  }
+  return list as DicomJson[];
+}
+
+/** The URI by which the metadata refers to a bulk data part: Content-Location, or `cid:` + Content-ID. */
+function partLocation(headers: Record<string, string>): string | undefined {
+  if (headers['content-location']) return headers['content-location'];
+  const id = headers['content-id']?.replace(/^<(.*)>$/, '$1');
+  return id ? `cid:${id}` : undefined;
+}
+
+const failure = (reason: number, comment: string, ids: { sopInstanceUID?: string } = {}): IngestOutcome =>
+  ({ status: 'failed', sopClassUID: SOP_CLASS.VLPhotographicImage, sopInstanceUID: ids.sopInstanceUID, reason, comment });
+
+async function submitDataset(deps: Parameters<typeof submitCapture>[0] & StowPhotoDeps, req: Request, ds: DicomJson,
+  bulk: Map<string, Bulk>, study?: string): Promise<IngestOutcome | Waiting> {
+  let parsed;
+  try {
+    parsed = parsePhotoDicomJson(ds);
+  } catch (err) {
+    if (!isLucidaError(err)) throw err;
+    const errors = (err.extra?.errors as { message: string }[] | undefined)?.map((e) => e.message).join('; ');
+    return failure(FailureReason.DataSetDoesNotMatchSopClass, errors || err.message);
+  }
+  const ids = parsed.ids;
+  if (study && ids.studyInstanceUID && ids.studyInstanceUID !== study) {
+    return failure(FailureReason.DataSetDoesNotMatchSopClass, `StudyInstanceUID does not match the target study ${study}`, ids);
+  }
+  const file = bulk.get(parsed.pixelDataBulkDataURI);
+  if (!file || file.used) return failure(FailureReason.CannotUnderstand, 'the PixelData BulkDataURI names no image part of this request', ids);
+  file.used = true;
+  if (file.rejected) return failure(FailureReason.CannotUnderstand, file.rejected.reason, ids);
+  const consent = { ...parsed.context.consent, recordedBy: parsed.context.consent.recordedBy || req.principal!.subject };
+  try {
+    const result = await submitCapture(deps, {
+      id: file.captureId, source: 'stow-rs', principal: req.principal!, studyMode: 'new-or-existing',
+      context: { ...parsed.context, consent, study: { ...parsed.context.study, studyInstanceUID: ids.studyInstanceUID ?? study } },
+      groups: [{
+        image: parsed.image, files: [file], seriesInstanceUID: ids.seriesInstanceUID, seriesNumber: ids.seriesNumber,
+        sopInstanceUIDs: [ids.sopInstanceUID], instanceNumbers: [ids.instanceNumber],
+      }],
+    });
+    const capture = (await deps.captures.findCapture(result.captureId))!;
+    const f = result.replayed ? capture.files.find((x) => x.sopInstanceUID === ids.sopInstanceUID)! : capture.files[0];
+    if (result.replayed && f.sha256 !== file.sha256) {
+      return failure(FailureReason.DuplicateSopInstance, 'a different image was already sent under this SOP Instance UID', ids);
+    }
+    return { captureId: capture.id, sopInstanceUID: f.sopInstanceUID, seriesInstanceUID: f.seriesInstanceUID, studyInstanceUID: capture.studyInstanceUID, sha256: f.sha256 };
+  } catch (err) {
+    if (!isLucidaError(err) || err.status >= 500) throw err;
+    return failure(FailureReason.DataSetDoesNotMatchSopClass, err.message, ids);
+  }
+}
+
+/** Polls the capture files until each is stored or failed, or the wait runs out. */
+async function waitForConversions(deps: StowPhotoDeps, items: (IngestOutcome | Waiting)[]): Promise<IngestOutcome[]> {
+  const deadline = Date.now() + deps.config.photos.stowWaitSeconds * 1000;
+  const done = new Map<Waiting, IngestOutcome>();
+  for (;;) {
+    for (const w of items) {
+      if ('status' in w || done.has(w)) continue;
+      const found = await deps.captures.findFileBySop(w.sopInstanceUID);
+      const outcome = found && settled(w, found.file);
+      if (outcome) done.set(w, outcome);
+    }
+    const open = items.filter((w) => !('status' in w) && !done.has(w)) as Waiting[];
+    if (open.length === 0 || Date.now() > deadline) {
+      return items.map((w) => ('status' in w ? w : done.get(w) ?? failure(FailureReason.ProcessingFailure,
+        `conversion not finished in ${deps.config.photos.stowWaitSeconds} s; it continues: GET /api/captures/${w.captureId}`, w)));
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+function settled(w: Waiting, f: CaptureFileRecord): IngestOutcome | undefined {
+  if (f.status === 'stored') {
+    const warnings = f.encoding === 'reencoded'
+      ? [{ reason: WarningReason.CoercionOfDataElements, comment: 'image decoded and re-encoded as baseline JPEG (orientation, progressive or HEIC)' }]
+      : [];
+    return {
+      status: 'stored', sopClassUID: SOP_CLASS.VLPhotographicImage, sopInstanceUID: w.sopInstanceUID,
+      studyInstanceUID: w.studyInstanceUID, seriesInstanceUID: w.seriesInstanceUID, duplicate: false, warnings,
+    };
+  }
+  if (f.status === 'failed') {
+    const reason = f.failure === 'processing' ? FailureReason.ProcessingFailure
+      : f.failure === 'refused' ? FailureReason.DataSetDoesNotMatchSopClass : FailureReason.CannotUnderstand;
+    return failure(reason, f.reason ?? 'conversion failed', w);
+  }
+  return undefined;
+}

@@ -1,0 +1,125 @@
+/**
+ * CaptureRepository port: captures, their files' conversion state, consent records and QA figures.
+ * The Postgres adapter (index/postgres-captures.ts) is the only place with their SQL.
+ */
+import type { DicomJson } from '../dicom/json.types.js';
+import type { SqlExecutor } from '../queue/jobs.js';
+import type { CaptureContext, ConsentInput, ImageContext } from './types.js';
+
+export type CaptureSource = 'capture-api' | 'stow-rs';
+export type CaptureFileStatus = 'queued' | 'converting' | 'stored' | 'failed';
+
+export interface NewCaptureFile {
+  fileIndex: number;
+  fileName: string;
+  contentType?: string;
+  sizeBytes: number;
+  sha256: string;
+  /** Object key of the original upload; absent when the file was refused before it was stored. */
+  uploadKey?: string;
+  image: ImageContext;
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
+  seriesNumber: number;
+  instanceNumber: number;
+  status: 'queued' | 'failed';
+  reason?: string;
+}
+
+/** Study-level values fixed when the capture is accepted (or taken from the existing study). */
+export interface StudyDetails { studyDate: string; studyTime: string; studyId: string; accessionNumber: string }
+
+/** The capture's context as recorded: the normalised context plus the study details. */
+export type RecordedContext = CaptureContext & { studyDetails: StudyDetails };
+
+export interface NewCapture {
+  id: string;
+  source: CaptureSource;
+  createdBy: string;
+  clientId?: string;
+  idempotencyKey?: string;
+  studyInstanceUID: string;
+  context: RecordedContext;
+  files: NewCaptureFile[];
+}
+
+/**
+ * Why a file failed: `input` the image itself (not an image, damaged, too large), `refused` the archive
+ * would not store the instance (another patient's study, UID clash), `processing` retries ran out.
+ */
+export type FailureKind = 'input' | 'refused' | 'processing';
+
+export interface CaptureFileRecord extends Omit<NewCaptureFile, 'status'> {
+  status: CaptureFileStatus;
+  failure?: FailureKind;
+  attempts: number;
+  encoding?: string;
+  /** QA figures of the stored instance, once the derive job has run. */
+  qa?: unknown;
+  updatedAt: Date;
+}
+
+export interface CaptureRecord {
+  id: string;
+  source: CaptureSource;
+  createdBy: string;
+  studyInstanceUID: string;
+  context: RecordedContext;
+  createdAt: Date;
+  files: CaptureFileRecord[];
+}
+
+/** What an existing study looks like, to attach new photographs to it consistently. */
+export interface ExistingStudy {
+  studyInstanceUID: string;
+  /** Patient-level and study-level DICOM JSON attributes as indexed. */
+  patient: DicomJson;
+  study: DicomJson;
+  /** Highest SeriesNumber in the study (0 when none). */
+  maxSeriesNumber: number;
+}
+
+export type CreateCaptureResult =
+  | { created: true }
+  /** Same Idempotency-Key from the same caller: that capture. */
+  | { created: false; existingCaptureId: string; conflict: 'idempotency-key' }
+  /** A file's SOP Instance UID is already used by another capture (STOW-RS re-send). */
+  | { created: false; existingCaptureId: string; conflict: 'sop-instance'; sopInstanceUID: string };
+
+export interface ConsentRecord {
+  studyInstanceUID: string;
+  level: ConsentInput['level'];
+  status: 'given' | 'withdrawn';
+  consentedBy: string;
+  consentedAt: Date;
+  recordedBy: string;
+  recordedAt: Date;
+  captureId?: string;
+}
+
+export interface CaptureRepository {
+  /**
+   * In one transaction: the capture, its files, the consent record, and (through `enqueue`, given the
+   * transaction) the conversion jobs, so a capture is never recorded without its jobs or vice versa.
+   */
+  createCapture(c: NewCapture, consent: { input: ConsentInput; recordedBy: string },
+    enqueue: (tx: SqlExecutor, file: NewCaptureFile) => Promise<void>): Promise<CreateCaptureResult>;
+  findCapture(id: string): Promise<CaptureRecord | undefined>;
+  findCaptureByIdempotencyKey(createdBy: string, key: string): Promise<string | undefined>;
+  /** The capture file that will become (or became) this SOP Instance, if any. */
+  findFileBySop(sopInstanceUID: string): Promise<{ captureId: string; file: CaptureFileRecord } | undefined>;
+  /** An existing study by StudyInstanceUID or, when unique, accession number. */
+  findStudy(by: { studyInstanceUID?: string; accessionNumber?: string }): Promise<ExistingStudy[]>;
+  /**
+   * Starts an attempt at converting a file: status → converting, attempts + 1. Undefined when the file
+   * is already stored or failed (a duplicated or late job: nothing to do).
+   */
+  claimFile(captureId: string, fileIndex: number): Promise<{ capture: CaptureRecord; file: CaptureFileRecord } | undefined>;
+  markStored(captureId: string, fileIndex: number, encoding: string): Promise<void>;
+  markFailed(captureId: string, fileIndex: number, reason: string, kind: FailureKind): Promise<void>;
+  /** A transient failure: back to queued, with why, until the queue retries it. */
+  markRetrying(captureId: string, fileIndex: number, reason: string): Promise<void>;
+  setInstanceQa(sopInstanceUID: string, qa: unknown): Promise<void>;
+  /** Consent history of a study, oldest first (the last one is in force). */
+  consentHistory(studyInstanceUID: string): Promise<ConsentRecord[]>;
+}

@@ -1,0 +1,218 @@
+/**
+ * Accepting photographs: both ways in (capture API, STOW-RS JSON + bulk data) end here.
+ *
+ * 1. receivePhoto: each uploaded file is checked from its header (format, pixel count: decompression
+ *    bombs never reach a decoder), hashed and stored unchanged as the original, for provenance.
+ * 2. submitCapture: the study is resolved (new, or an existing one whose demographics the photos must
+ *    carry), UIDs and numbers are assigned now, so a retried conversion writes the same instance, and
+ *    the capture, its files, the consent record and the `convert-photo` jobs are written in ONE
+ *    transaction. The worker (worker/convert-photo.ts) does the rest.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Principal } from '../auth/principal.js';
+import type { DicomJson } from '../dicom/json.types.js';
+import { newUid } from '../dicom/index.js';
+import { LucidaError, isLucidaError } from '../errors.js';
+import { probePhoto } from '../photo/index.js';
+import { JOBS, type JobQueue } from '../queue/jobs.js';
+import { objectKeys, type ObjectStore } from '../storage/object-store.js';
+import type {
+  CaptureRepository, CaptureSource, NewCaptureFile, RecordedContext, StudyDetails,
+} from './capture-port.js';
+import type { CaptureContext, ImageContext, PatientDemographics } from './types.js';
+
+export interface CaptureDeps {
+  captures: CaptureRepository;
+  store: ObjectStore;
+  queue: JobQueue;
+  log: Logger;
+  maxPixels: number;
+}
+
+/** One uploaded file after the up-front checks. */
+export interface UploadedPhoto {
+  fileIndex: number;
+  fileName: string;
+  contentType?: string;
+  sizeBytes: number;
+  sha256: string;
+  /** Where the original is kept; absent when the file was refused. */
+  uploadKey?: string;
+  /** Why the file was refused before queueing (not an image, too many pixels...). */
+  rejected?: { code: string; reason: string };
+}
+
+/**
+ * Checks one uploaded file from its header and keeps the original unchanged under the capture.
+ * A file refused here is not stored; the capture's other files go on.
+ */
+export async function receivePhoto(deps: Pick<CaptureDeps, 'store' | 'maxPixels'>, captureId: string,
+  file: { fileIndex: number; fileName: string; contentType?: string; bytes: Buffer }): Promise<UploadedPhoto> {
+  const base = {
+    fileIndex: file.fileIndex, fileName: file.fileName, contentType: file.contentType, sizeBytes: file.bytes.length,
+    sha256: createHash('sha256').update(file.bytes).digest('hex'),
+  };
+  try {
+    const probe = probePhoto(file.bytes);
+    if (probe.width * probe.height > deps.maxPixels) {
+      throw new LucidaError('IMAGE_TOO_LARGE',
+        `${probe.width}×${probe.height} pixels is over the limit of ${Math.round(deps.maxPixels / 1e6)} megapixels`);
+    }
+  } catch (err) {
+    if (!isLucidaError(err)) throw err;
+    return { ...base, rejected: { code: err.code, reason: err.message } };
+  }
+  const uploadKey = objectKeys.upload(captureId, file.fileIndex);
+  await deps.store.put(uploadKey, file.bytes);
+  return { ...base, uploadKey };
+}
+
+/** A group of files sharing body site, laterality and view: one series. */
+export interface CaptureGroup {
+  image: ImageContext;
+  files: UploadedPhoto[];
+  /** UIDs and numbers chosen by the sender (STOW-RS); assigned here otherwise. */
+  seriesInstanceUID?: string;
+  seriesNumber?: number;
+  sopInstanceUIDs?: (string | undefined)[];
+  instanceNumbers?: (number | undefined)[];
+}
+
+export interface CaptureSubmission {
+  id: string;
+  source: CaptureSource;
+  principal: Principal;
+  idempotencyKey?: string;
+  /** Patient may be absent when the capture attaches to an existing study. */
+  context: Omit<CaptureContext, 'patient'> & { patient?: PatientDemographics };
+  /**
+   * `existing`: the named study (UID or accession number) must exist (capture API);
+   * `new-or-existing`: a StudyInstanceUID not yet stored starts a new study (STOW-RS).
+   */
+  studyMode: 'existing' | 'new-or-existing';
+  groups: CaptureGroup[];
+}
+
+export type SubmitResult =
+  | { captureId: string; replayed: false }
+  | { captureId: string; replayed: true; conflict: 'idempotency-key' | 'sop-instance' };
+
+/** Records the capture and queues its conversions. @throws LucidaError INVALID_METADATA, NOT_FOUND. */
+export async function submitCapture(deps: CaptureDeps, s: CaptureSubmission): Promise<SubmitResult> {
+  const files = s.groups.flatMap((g) => g.files);
+  try {
+    const { studyInstanceUID, patient, details, maxSeriesNumber } = await resolveStudy(deps, s);
+    const context: RecordedContext = { ...s.context, patient, studyDetails: details };
+    let nextSeries = maxSeriesNumber + 1;
+    const capturedFiles: NewCaptureFile[] = [];
+    for (const g of s.groups) {
+      const seriesInstanceUID = g.seriesInstanceUID ?? newUid();
+      const seriesNumber = g.seriesNumber ?? nextSeries++;
+      g.files.forEach((f, i) => capturedFiles.push({
+        fileIndex: f.fileIndex, fileName: f.fileName, contentType: f.contentType, sizeBytes: f.sizeBytes,
+        sha256: f.sha256, uploadKey: f.uploadKey, image: g.image, seriesInstanceUID, seriesNumber,
+        sopInstanceUID: g.sopInstanceUIDs?.[i] ?? newUid(), instanceNumber: g.instanceNumbers?.[i] ?? i + 1,
+        status: f.rejected ? 'failed' : 'queued', reason: f.rejected?.reason,
+      }));
+    }
+    capturedFiles.sort((a, b) => a.fileIndex - b.fileIndex);
+    const result = await deps.captures.createCapture({
+      id: s.id, source: s.source, createdBy: s.principal.subject, clientId: s.principal.clientId,
+      idempotencyKey: s.idempotencyKey, studyInstanceUID, context, files: capturedFiles,
+    }, { input: s.context.consent, recordedBy: s.principal.subject },
+    (tx, f) => deps.queue.send(JOBS.convertPhoto, { captureId: s.id, fileIndex: f.fileIndex }, { tx }));
+    if (result.created) {
+      deps.log.info({ captureId: s.id, studyInstanceUID, files: capturedFiles.length,
+        refused: capturedFiles.filter((f) => f.status === 'failed').length }, 'capture accepted');
+      return { captureId: s.id, replayed: false };
+    }
+    await discardUploads(deps, files);
+    return { captureId: result.existingCaptureId, replayed: true, conflict: result.conflict };
+  } catch (err) {
+    await discardUploads(deps, files);
+    throw err;
+  }
+}
+
+/** Removes stored originals of a capture that was not recorded (nothing refers to them). */
+export async function discardUploads(deps: Pick<CaptureDeps, 'store' | 'log'>, files: UploadedPhoto[]): Promise<void> {
+  for (const f of files) {
+    if (f.uploadKey) await deps.store.delete(f.uploadKey).catch((err) => deps.log.warn({ err }, 'could not remove an unused upload'));
+  }
+}
+
+async function resolveStudy(deps: CaptureDeps, s: CaptureSubmission): Promise<{
+  studyInstanceUID: string; patient: PatientDemographics; details: StudyDetails; maxSeriesNumber: number;
+}> {
+  const { studyInstanceUID, accessionNumber } = s.context.study;
+  const named = studyInstanceUID !== undefined || (s.studyMode === 'existing' && accessionNumber !== undefined);
+  const found = named
+    ? await deps.captures.findStudy(studyInstanceUID ? { studyInstanceUID } : { accessionNumber })
+    : [];
+  if (found.length > 1) {
+    throw invalid('/study/accessionNumber', 'more than one study has this accession number: give the StudyInstanceUID');
+  }
+  const existing = found[0];
+  if (!existing) {
+    if (named && s.studyMode === 'existing') throw new LucidaError('NOT_FOUND', 'the study to attach to is not in the archive');
+    if (!s.context.patient) throw invalid('/patient', 'patient is required for a new study');
+    const now = new Date();
+    return {
+      studyInstanceUID: studyInstanceUID ?? newUid(),
+      patient: s.context.patient,
+      details: { studyDate: dicomDate(now), studyTime: dicomTime(now), studyId: studyIdFor(s.id), accessionNumber: accessionNumber ?? '' },
+      maxSeriesNumber: 0,
+    };
+  }
+  const stored = patientFromDicomJson(existing.patient);
+  const given = s.context.patient;
+  if (given && (given.patientId !== stored.patientId || given.issuer !== stored.issuer)) {
+    throw invalid('/patient', 'the patient does not match the patient of the study to attach to');
+  }
+  return {
+    studyInstanceUID: existing.studyInstanceUID,
+    // The stored study's demographics win: a study has one patient (PS3.3 C.7.1.1).
+    patient: given ? { ...stored, otherIds: given.otherIds.length ? given.otherIds : stored.otherIds } : stored,
+    details: {
+      studyDate: str(existing.study, '00080020'), studyTime: str(existing.study, '00080030'),
+      studyId: str(existing.study, '00200010'), accessionNumber: str(existing.study, '00080050'),
+    },
+    maxSeriesNumber: existing.maxSeriesNumber,
+  };
+}
+
+const invalid = (path: string, message: string) => new LucidaError('INVALID_METADATA', message, { errors: [{ path, message }] });
+
+function str(ds: DicomJson, tag: string): string {
+  const v = ds[tag]?.Value?.[0];
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'object') return String((v as { Alphabetic?: string }).Alphabetic ?? '');
+  return String(v);
+}
+
+/** Demographics of an indexed patient (the patient level's DICOM JSON attributes). */
+export function patientFromDicomJson(ds: DicomJson): PatientDemographics {
+  const issuer = str(ds, '00100021');
+  const patientId = str(ds, '00100020');
+  const sex = str(ds, '00100040');
+  const others = (ds['00101002']?.Value ?? []) as DicomJson[];
+  return {
+    patientId, issuer,
+    nhsNumber: issuer === 'NHS' ? patientId : undefined,
+    otherIds: others.map((o) => ({ id: str(o, '00100020'), issuer: str(o, '00100021') })).filter((o) => o.id),
+    name: str(ds, '00100010'),
+    birthDate: str(ds, '00100030'),
+    sex: sex === 'M' || sex === 'F' || sex === 'O' ? sex : '',
+  };
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+/** DA in local time (the studio's clock). */
+export const dicomDate = (d: Date) => `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}`;
+/** TM in local time, whole seconds. */
+export const dicomTime = (d: Date) => `${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+/** StudyID (SH, ≤ 16): derived from the capture id, so it is unique enough to quote on the phone. */
+const studyIdFor = (captureId: string) => `PH${captureId.replace(/-/g, '').slice(0, 10).toUpperCase()}`;
+
+export const newCaptureId = () => randomUUID();

@@ -1,0 +1,53 @@
+/**
+ * pg-boss wiring: one PgBoss per process (API and worker roles share it), all queues created with
+ * their retry policy. Jobs live in the `pgboss` schema of the index database, so a job can be sent
+ * in the same transaction as the rows it refers to (see JobQueue.send's `tx`).
+ */
+import { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import { DEAD_LETTER, JOBS, type JobName, type JobPayloads, type JobQueue, type SqlExecutor } from './jobs.js';
+
+export interface RetryPolicy { retryLimit: number; retryDelaySeconds: number }
+
+export class PgBossQueue implements JobQueue {
+  private constructor(readonly boss: PgBoss) {}
+
+  static async start(opts: { databaseUrl: string; log: Logger; retry: RetryPolicy }): Promise<PgBossQueue> {
+    const boss = new PgBoss({ connectionString: opts.databaseUrl, schema: 'pgboss', max: 4, useListenNotify: true });
+    boss.on('error', (err) => opts.log.error({ err }, 'queue error'));
+    await boss.start();
+    // Work on photos is retried with exponential backoff, then dead-lettered (and the capture status
+    // says why). createQueue leaves an existing queue alone, so updateQueue applies today's policy.
+    const backoff = opts.retry.retryDelaySeconds > 0;
+    const retrying = {
+      retryLimit: opts.retry.retryLimit, retryDelay: opts.retry.retryDelaySeconds, retryBackoff: backoff,
+      ...(backoff ? { retryDelayMax: 300 } : {}), expireInSeconds: 300, notify: true,
+    };
+    try {
+      for (const name of Object.values(DEAD_LETTER)) await boss.createQueue(name);
+      for (const [name, options] of [
+        [JOBS.convertPhoto, { ...retrying, deadLetter: DEAD_LETTER.convertPhoto }],
+        [JOBS.derive, { ...retrying, deadLetter: DEAD_LETTER.derive }],
+        [JOBS.reconcilePending, {}],
+      ] as const) {
+        await boss.createQueue(name, options);
+        if (Object.keys(options).length) await boss.updateQueue(name, options);
+      }
+    } catch (err) {
+      await boss.stop({ graceful: false }).catch(() => {});
+      throw err;
+    }
+    return new PgBossQueue(boss);
+  }
+
+  async send<N extends JobName>(name: N, data: JobPayloads[N], opts: { tx?: SqlExecutor; singletonKey?: string } = {}): Promise<void> {
+    await this.boss.send(name, data as object, {
+      ...(opts.tx ? { db: opts.tx } : {}),
+      ...(opts.singletonKey ? { singletonKey: opts.singletonKey } : {}),
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.boss.stop({ graceful: true, timeout: 10_000 });
+  }
+}
