@@ -35,7 +35,7 @@ export async function startWorker(deps: WorkerDeps): Promise<Worker> {
   const { store, index } = deps.ingest;
   const batch = {
     batchSize: deps.concurrency, includeMetadata: true, perJobResults: true, burstWhenBatchFull: true,
-    pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 5,
+    pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 1,
   } as const;
 
   /** Runs `handle` on every job of a batch at once; each job succeeds or fails (and is retried) alone. */

@@ -81,9 +81,7 @@ describe('convertPhoto: the data set around the pixels', () => {
 describe('convertPhoto: refusals', () => {
   it('refuses a decompression bomb from its header, before decoding', async () => {
     const bomb = pngHeader(60000, 60000); // no image data: decoding would fail with INVALID_IMAGE
-    const started = performance.now();
     await expectLucidaRejection('IMAGE_TOO_LARGE', convertPhoto(bomb, photoContext(), limits), /60000 × 60000/);
-    expect(performance.now() - started).toBeLessThan(100);
   });
 
   it('applies maxPixels to every format', async () => {

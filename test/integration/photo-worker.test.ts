@@ -1,0 +1,152 @@
+/**
+ * The convert-photo worker on the real pg-boss and Postgres: retry after a transient failure,
+ * dead-letter after repeated failure (with the reason in the capture status), and no duplicate
+ * instance however often a job runs.
+ *
+ * The object store is the real FsObjectStore wrapped by a fault injector: the archive's own failure
+ * (a full disk, an unreachable S3) is what these tests are about, and it cannot be provoked otherwise.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import pino from 'pino';
+import { startTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { receivePhoto, submitCapture, newCaptureId } from '../../services/core/capture/capture-service.js';
+import { parseCaptureMetadata } from '../../services/core/capture/index.js';
+import { PostgresCaptureRepository } from '../../services/core/index/postgres-captures.js';
+import { PostgresInstanceIndex } from '../../services/core/index/postgres-index.js';
+import { PostgresPendingRows } from '../../services/core/index/postgres-pending.js';
+import { PgBossQueue } from '../../services/core/queue/pg-boss-queue.js';
+import { DEAD_LETTER, JOBS } from '../../services/core/queue/jobs.js';
+import { FsObjectStore } from '../../services/core/storage/fs-object-store.js';
+import type { ObjectStore } from '../../services/core/storage/object-store.js';
+import { convertCaptureFile } from '../../services/worker/convert-photo.js';
+import { startWorker, type Worker } from '../../services/worker/worker.js';
+import { makeCameraJpeg } from '../fixtures/photos.js';
+
+/** FsObjectStore whose instance writes fail while `failures` > 0 (or always when it is Infinity). */
+class FaultyStore implements ObjectStore {
+  failures = 0;
+  constructor(private readonly inner: FsObjectStore) {}
+  async put(key: string, body: Buffer | Readable) {
+    if (key.startsWith('instances/') && this.failures > 0) {
+      this.failures--;
+      throw new Error('injected: disk full');
+    }
+    return this.inner.put(key, body);
+  }
+  get(key: string, range?: { start: number; end?: number }) { return this.inner.get(key, range); }
+  delete(key: string) { return this.inner.delete(key); }
+  exists(key: string) { return this.inner.exists(key); }
+}
+
+const METADATA = {
+  patient: { nhsNumber: '9449305552', name: { family: 'Worker', given: ['Test'] }, sex: 'M' },
+  consent: { level: 'record', recordedBy: 'A Nurse' },
+  groups: [{ bodySite: { code: '70559009' }, laterality: 'L' }],
+};
+
+describe('convert-photo on pg-boss', () => {
+  let db: TestDatabase;
+  let root: string;
+  let store: FaultyStore;
+  let queue: PgBossQueue;
+  let worker: Worker;
+  const log = pino({ level: 'silent' });
+  let captures: PostgresCaptureRepository;
+  let index: PostgresInstanceIndex;
+  let jpeg: Buffer;
+
+  beforeAll(async () => {
+    db = await startTestDatabase();
+    root = await mkdtemp(path.join(os.tmpdir(), 'lucida-worker-'));
+    const fs = new FsObjectStore(root);
+    await fs.init();
+    store = new FaultyStore(fs);
+    captures = new PostgresCaptureRepository(db.pool);
+    index = new PostgresInstanceIndex(db.pool);
+    // Two retries, no delay: three attempts in all, then the dead-letter queue.
+    queue = await PgBossQueue.start({ databaseUrl: db.url, log, retry: { retryLimit: 2, retryDelaySeconds: 0 } });
+    worker = await startWorker({
+      queue, pending: new PostgresPendingRows(db.pool), captures, log, maxPixels: 1e8, concurrency: 2,
+      ingest: { index, store, log, pendingTimeoutSeconds: 900, queue },
+    });
+    jpeg = await makeCameraJpeg({ width: 128, height: 96 });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await queue?.stop();
+    await db?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** Accepts a one-photo capture the way the API does; returns its id. */
+  async function capture(): Promise<string> {
+    const id = newCaptureId();
+    const parsed = parseCaptureMetadata(METADATA, ['a.jpg']);
+    const upload = await receivePhoto({ store, maxPixels: 1e8 }, id, { fileIndex: 0, fileName: 'a.jpg', bytes: jpeg });
+    await submitCapture({ captures, store, queue, log, maxPixels: 1e8 }, {
+      id, source: 'capture-api', principal: { subject: 'photographer-1', roles: ['photographer'] },
+      context: parsed.context, studyMode: 'existing', groups: [{ image: parsed.groups[0].image, files: [upload] }],
+    });
+    return id;
+  }
+
+  async function settled(id: string, timeoutMs = 20_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const c = (await captures.findCapture(id))!;
+      const f = c.files[0];
+      if (f.status === 'stored' || f.status === 'failed' || Date.now() > deadline) return { capture: c, file: f };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  const instancesOf = async (sop: string) =>
+    (await db.pool.query('SELECT status FROM instances WHERE sop_uid = $1', [sop])).rows.map((r) => r.status);
+
+  it('retries after a transient failure and then stores the photo once', async () => {
+    store.failures = 1;
+    const { file } = await settled(await capture());
+    expect(file).toEqual(expect.objectContaining({ status: 'stored', attempts: 2 }));
+    expect(await instancesOf(file.sopInstanceUID)).toEqual(['stored']);
+  });
+
+  it('dead-letters after repeated failure and shows why in the capture status', async () => {
+    store.failures = Infinity;
+    const id = await capture();
+    const { file } = await settled(id);
+    store.failures = 0;
+    expect(file).toEqual(expect.objectContaining({
+      status: 'failed', failure: 'processing', attempts: 3,
+      reason: expect.stringMatching(/^conversion failed after 3 attempt\(s\): .*could not write/),
+    }));
+    // Nothing half-stored: no instance row, no pending row.
+    expect(await instancesOf(file.sopInstanceUID)).toEqual([]);
+    const deadline = Date.now() + 10_000;
+    let dead: unknown[] = [];
+    while (dead.length === 0 && Date.now() < deadline) {
+      dead = (await db.pool.query(`SELECT data FROM pgboss.job WHERE name = $1 AND data->>'captureId' = $2`, [DEAD_LETTER.convertPhoto, id])).rows;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(dead).toEqual([{ data: { captureId: id, fileIndex: 0 } }]);
+  });
+
+  it('never creates a second instance: duplicated jobs, and a job re-run after a crash before its status was saved', async () => {
+    const id = await capture();
+    // The same job sent twice more while the first is queued.
+    await queue.send(JOBS.convertPhoto, { captureId: id, fileIndex: 0 });
+    await queue.send(JOBS.convertPhoto, { captureId: id, fileIndex: 0 });
+    const { file } = await settled(id);
+    expect(file.status).toBe('stored');
+    // A worker that died after ingesting but before marking the file stored: the job runs again.
+    await db.pool.query("UPDATE capture_files SET status = 'converting' WHERE capture_id = $1", [id]);
+    await convertCaptureFile({ captures, ingest: { index, store, log, pendingTimeoutSeconds: 900 }, log, maxPixels: 1e8 },
+      { captureId: id, fileIndex: 0 }, { retryCount: 0, retryLimit: 2 });
+    expect((await captures.findCapture(id))!.files[0].status).toBe('stored');
+    expect(await instancesOf(file.sopInstanceUID)).toEqual(['stored']);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM instances WHERE study_uid = (SELECT study_uid FROM captures WHERE id = $1)', [id]);
+    expect(rows[0].n).toBe(1);
+  });
+});
