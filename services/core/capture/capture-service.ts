@@ -30,15 +30,8 @@ export interface CaptureDeps {
   maxPixels: number;
 }
 
-/** One uploaded file after the up-front checks. */
-export interface UploadedPhoto {
-  fileIndex: number;
-  fileName: string;
-  contentType?: string;
-  sizeBytes: number;
-  sha256: string;
-  /** Where the original is kept; absent when the file was refused. */
-  uploadKey?: string;
+/** One uploaded file after the up-front checks (`uploadKey` absent when it was refused). */
+export interface UploadedPhoto extends Pick<NewCaptureFile, 'fileIndex' | 'fileName' | 'contentType' | 'sizeBytes' | 'sha256' | 'uploadKey'> {
   /** Why the file was refused before queueing (not an image, too many pixels...). */
   rejected?: { code: string; reason: string };
 }
