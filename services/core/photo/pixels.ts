@@ -9,6 +9,7 @@
  */
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { LucidaError } from '../errors.js';
+import { HeicDecodeFailure, decodeHeicInWorker, type HeicRgba } from './heic-worker-pool.js';
 
 /** Baseline JPEG settings for re-encoded images. */
 export const REENCODE = {
@@ -89,22 +90,35 @@ export async function openOriented(bytes: Buffer, opts: DecodeOptions): Promise<
 
 const depthBits = (depth: string) => ({ ushort: 16, short: 16, uint: 32, int: 32, float: 32, double: 64 } as Record<string, number>)[depth] ?? 16;
 
-/** Decodes a HEVC-coded HEIC (HEIF transformations applied by libheif) into an RGB sharp pipeline. */
+/**
+ * Decodes a HEVC-coded HEIC (HEIF transformations applied by libheif) into an RGB sharp pipeline.
+ * libheif runs in a worker thread (heic-worker-pool.ts): on this thread it would hold the event loop
+ * for seconds.
+ */
 export async function openHeic(bytes: Buffer, opts: DecodeOptions): Promise<Sharp> {
-  // Loaded on first use: libheif's WebAssembly bundle is several megabytes.
-  const { default: decodeHeic } = await import('heic-decode');
-  let decoded: Awaited<ReturnType<typeof decodeHeic>>;
+  let decoded: HeicRgba;
   try {
-    decoded = await decodeHeic({ buffer: bytes });
+    decoded = await decodeHeicInWorker(bytes);
   } catch (e) {
-    if (e instanceof TypeError) throw new LucidaError('UNSUPPORTED_IMAGE', 'this HEIF variant is not supported');
-    throw new LucidaError('INVALID_IMAGE', `the HEIC image cannot be decoded (${String((e as Error)?.message ?? e).slice(0, 200)})`);
+    throw heicDecodeError(e);
   }
   const { width, height, data } = decoded;
   const rgba = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return sharp(rgba, { raw: { width, height, channels: 4 }, limitInputPixels: opts.maxPixels })
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb');
+}
+
+/** Maps a failed HEIC decode to the error catalogue. */
+function heicDecodeError(e: unknown): LucidaError {
+  const message = String((e as Error)?.message ?? e).slice(0, 200);
+  if (!(e instanceof HeicDecodeFailure)) return new LucidaError('INTERNAL', `HEIC decoding failed (${message})`);
+  switch (e.kind) {
+    case 'unsupported': return new LucidaError('UNSUPPORTED_IMAGE', 'this HEIF variant is not supported');
+    case 'undecodable': return new LucidaError('INVALID_IMAGE', `the HEIC image cannot be decoded (${message})`);
+    // Not the file's fault as far as anyone knows (out of memory, say): INTERNAL, so the job is retried.
+    case 'stopped': return new LucidaError('INTERNAL', message);
+  }
 }
 
 /** Encodes a pipeline as Baseline JPEG ({@link REENCODE}), without any metadata segment. */
