@@ -32,7 +32,8 @@ export async function deriveInstance(deps: DeriveDeps, job: DeriveJob): Promise<
   const key = (p: (typeof STANDARD_RENDITIONS)[keyof typeof STANDARD_RENDITIONS]) =>
     objectKeys.derivative(job.sopInstanceUID, renditionVariant(1, p));
   await deps.store.put(key(STANDARD_RENDITIONS.thumbnail), derived.thumbnail);
-  await deps.store.put(key(STANDARD_RENDITIONS.rendered), derived.rendered);
+  // A stored frame that is itself the rendering (camera JPEGs) is served from the instance: no copy.
+  if (!derived.renderedIsStoredFrame) await deps.store.put(key(STANDARD_RENDITIONS.rendered), derived.rendered);
   if (derived.qa) await deps.captures.setInstanceQa(job.sopInstanceUID, derived.qa);
   log.debug('renditions stored');
 }

@@ -53,7 +53,9 @@ export async function startWorker(deps: WorkerDeps): Promise<Worker> {
     convertCaptureFile({ captures: deps.captures, ingest: deps.ingest, log: deps.log, maxPixels: deps.maxPixels },
       job.data, { retryCount: job.retryCount, retryLimit: job.retryLimit })));
 
-  await boss.work(JOBS.derive, batch, settleEach<DeriveJob>((job) =>
+  // Renditions and QA yield to conversions: half the slots, so a burst of captures is stored first.
+  const deriveBatch = { ...batch, batchSize: Math.max(1, Math.floor(deps.concurrency / 2)) };
+  await boss.work(JOBS.derive, deriveBatch, settleEach<DeriveJob>((job) =>
     deriveInstance({ index, store, captures: deps.captures, log: deps.log }, job.data)));
 
   const reconcile = () => reconcilePending({

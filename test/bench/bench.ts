@@ -7,23 +7,33 @@
  *   2. Fill to BENCH_INDEX (20000) instances with small photos, then a QIDO-RS mix: p50/p95 per query.
  *   3. WADO-RS instance retrieval (transfer-syntax=*) at concurrency 4: req/s; also rendered/thumbnail.
  *   4. One STOW-RS request of BENCH_BIG_MB (1024) MB streamed, sampling the server's RSS.
- * Targets: STOW >= 400 inst/s; QIDO p95 <= 25 ms at 20k; WADO >= 500 req/s; RSS < 300 MB.
+ *   5. Capture API: BENCH_CAPTURES (50) captures of BENCH_CAPTURE_FILES (4) 12 MP camera JPEGs from 4
+ *      clients, timed to every file stored (convert-photo) and to QA present (derive); where the CPU
+ *      went (server, Postgres, client) and the jobs' timings; then the derived thumbnails' latency.
+ *      Runs first, on an idle server: every instance the other sections store queues a derive job,
+ *      and the ~15,000 they leave behind take minutes to drain. BENCH_ONLY=capture runs only this.
+ * Targets: STOW >= 400 inst/s; QIDO p95 <= 25 ms at 20k; WADO >= 500 req/s; RSS < 300 MB;
+ * capture >= 20 photos/s; thumbnail p50 <= 5 ms.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import pg from 'pg';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { loadOrCreateLocalKey, signLocalToken } from '../../services/core/auth/tokens.js';
 import { newUid } from '../../services/core/dicom/index.js';
-import { makeBenchPhoto, makeJpeg, makeVlPhoto } from '../fixtures/dicom.js';
+import { makeBenchPhoto, makeJpeg, makeVlPhoto, seededRandom } from '../fixtures/dicom.js';
 import { freePort } from '../helpers/net.js';
 
 const N = Number(process.env.BENCH_N ?? 1000);
 const PER_REQUEST = Number(process.env.BENCH_PER_REQUEST ?? 10);
 const INDEX_TARGET = Number(process.env.BENCH_INDEX ?? 20000);
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 1024);
+const CAPTURES = Number(process.env.BENCH_CAPTURES ?? 50);
+const CAPTURE_FILES = Number(process.env.BENCH_CAPTURE_FILES ?? 4);
+const CAPTURE_ONLY = process.env.BENCH_ONLY === 'capture';
 const CONCURRENCY = 4;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
@@ -88,7 +98,9 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; base
     ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', EMBEDDED_PG_PORT: String(pgPort),
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', STOW_MAX_REQUEST_MB: String(BIG_MB + 64),
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli.ts', 'all'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the server (not allowed in NODE_OPTIONS).
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'services/cli.ts', 'all'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout!.resume();
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
@@ -100,6 +112,237 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; base
   throw new Error('server did not become ready');
 }
 
+/** Milliseconds of CPU (user + system, all threads) a process has used; with its reaped children when asked. */
+async function cpuMs(pid: number, withChildren = false): Promise<number> {
+  const { user, system } = await cpuSplitMs(pid, withChildren);
+  return user + system;
+}
+
+async function cpuSplitMs(pid: number, withChildren = false): Promise<{ user: number; system: number }> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after "(comm) ": state is field 3, so field n is f[n - 3] (proc(5)); ticks are 10 ms (USER_HZ 100).
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  return { user: (f[11] + (withChildren ? f[13] : 0)) * 10, system: (f[12] + (withChildren ? f[14] : 0)) * 10 };
+}
+
+/** CPU time (all processes and the kernel) the machine has spent busy, in milliseconds (/proc/stat, USER_HZ 100). */
+async function machineBusyMs(): Promise<number> {
+  const [, ...ticks] = (await readFile('/proc/stat', 'utf8')).split('\n')[0].trim().split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal ...: everything but idle and iowait is busy.
+  return (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]) * 10;
+}
+
+/** CPU used so far by the embedded Postgres: the postmaster, its live backends and those that exited. */
+async function postgresCpuMs(dataDir: string): Promise<number> {
+  const postmaster = Number((await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  let total = await cpuMs(postmaster, true);
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) total += await cpuMs(Number(entry)).catch(() => 0);
+  }
+  return total;
+}
+
+/** A warning when processes outside the bench used more than 15 % of a core: the figures are then disturbed. */
+const otherLoad = (cpu: CpuUse, wallMs: number) =>
+  cpu.other / wallMs > 0.15 ? `; OTHER LOAD on the machine: ${(cpu.other / wallMs * 100).toFixed(0)} % of one core, figures disturbed` : '';
+
+/** CPU used since {@link cpuMeter} was called, in ms: the server (user/system), Postgres, this process, the whole machine. */
+interface CpuUse { serverUser: number; serverSystem: number; server: number; postgres: number; client: number; machine: number; other: number }
+
+async function cpuMeter(serverPid: number, dataDir: string): Promise<() => Promise<CpuUse>> {
+  const read = async () => ({
+    server: await cpuSplitMs(serverPid), postgres: await postgresCpuMs(dataDir), client: process.cpuUsage(), machine: await machineBusyMs(),
+  });
+  const start = await read();
+  return async () => {
+    const now = await read();
+    const client = ((u) => (u.user + u.system) / 1000)(process.cpuUsage(start.client));
+    const serverUser = now.server.user - start.server.user;
+    const serverSystem = now.server.system - start.server.system;
+    const postgres = now.postgres - start.postgres;
+    const machine = now.machine - start.machine;
+    // Everything else: other processes (a test run beside the bench disturbs every figure) and kernel threads.
+    const other = machine - serverUser - serverSystem - postgres - client;
+    return { serverUser, serverSystem, server: serverUser + serverSystem, postgres, client, machine, other };
+  };
+}
+
+/**
+ * A 12 MP camera-like JPEG: smooth colour fields under strong sensor-like noise (the makeBenchPhoto
+ * recipe, 4000×3000 at quality 95), camera EXIF with orientation 1, so the converter wraps it without
+ * decoding. ≈ 5.3 MiB (5.6 MB), like a real 12 MP camera file (4–8 MB at q90–95).
+ */
+async function makeCameraPhoto(): Promise<Buffer> {
+  const width = 4000;
+  const height = 3000;
+  const rand = seededRandom(20261124);
+  const base = Buffer.alloc(8 * 6 * 3);
+  for (let i = 0; i < base.length; i++) base[i] = 40 + Math.floor(rand() * 176);
+  const smooth = await sharp(base, { raw: { width: 8, height: 6, channels: 3 } }).resize(width, height, { kernel: 'cubic' }).raw().toBuffer();
+  const tile = 512;
+  const noise = Buffer.alloc(tile * tile * 3);
+  for (let i = 0; i < noise.length; i++) noise[i] = Math.round(88 + rand() * 80); // mean 128, ±40
+  return sharp(smooth, { raw: { width, height, channels: 3 } })
+    .composite([{ input: noise, raw: { width: tile, height: tile, channels: 3 }, tile: true, blend: 'soft-light' }])
+    .withExif({
+      IFD0: { Make: 'Canon', Model: 'EOS R5', Software: 'Firmware 1.8.1' },
+      IFD2: { DateTimeOriginal: '2025:03:04 10:11:12', ExposureTime: '1/125', FNumber: '28/10', ISOSpeedRatings: '200', FocalLength: '50/1' },
+    })
+    .jpeg({ quality: 95 })
+    .toBuffer();
+}
+
+/** A capture request as a station sends it: metadata part, then the files, streamed without copying the JPEG. */
+function captureRequest(i: number, photo: Buffer): { chunks: Buffer[]; length: number; contentType: string } {
+  const boundary = 'lucida-bench-capture-7d1f';
+  const fileNames = Array.from({ length: CAPTURE_FILES }, (_, k) => `IMG_${String(i * CAPTURE_FILES + k).padStart(4, '0')}.JPG`);
+  const metadata = {
+    patient: { hospitalNumber: { value: `CAPBENCH${String(i).padStart(5, '0')}`, issuer: 'RXH' }, name: { family: 'Bench', given: [`Capture${i}`] }, birthDate: '1980-02-29', sex: 'F' },
+    consent: { level: 'record' },
+    photographer: 'GRAPHER^P', site: { institution: 'Royal Example Hospital', studio: 'Studio 2' },
+    groups: [{ bodySite: { code: '70559009', scheme: 'SCT' }, laterality: 'R', seriesDescription: 'Right forearm', files: fileNames }],
+  };
+  const chunks: Buffer[] = [
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="metadata"\r\nContent-Type: application/json\r\n\r\n${JSON.stringify(metadata)}\r\n`),
+  ];
+  for (const name of fileNames) {
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="${name}"\r\nContent-Type: image/jpeg\r\n\r\n`), photo, Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { chunks, length: chunks.reduce((a, c) => a + c.length, 0), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+async function* streamOf(chunks: Buffer[]): AsyncGenerator<Buffer> {
+  yield* chunks;
+}
+
+const PHOTO_JOBS = ['convert-photo', 'derive'];
+
+/** Conversion and derive jobs queued or running. */
+async function pendingPhotoJobs(db: pg.Client): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pgboss.job WHERE name = ANY($1) AND state IN ('created', 'retry', 'active')`, [PHOTO_JOBS]);
+  return rows[0].n;
+}
+
+/** Waits until no conversion or derive job is queued or running; returns how many there were and how long it took. */
+async function drainPhotoJobs(db: pg.Client): Promise<{ backlog: number; secs: number }> {
+  const t = process.hrtime.bigint();
+  const backlog = await pendingPhotoJobs(db);
+  for (let n = backlog; n > 0; n = await pendingPhotoJobs(db)) await new Promise((r) => setTimeout(r, 500));
+  return { backlog, secs: ms(t) / 1000 };
+}
+
+interface SectionContext { base: string; child: ChildProcess; dataDir: string; db: pg.Client; token: string; line: (s: string) => void }
+
+/** 5. Capture API throughput (convert-photo, then derive) and the latency of the thumbnails it derived. */
+async function captureSection({ base, child, dataDir, db, token, line }: SectionContext): Promise<void> {
+  const auth = { Authorization: `Bearer ${token}` };
+  const drained = await drainPhotoJobs(db);
+  if (drained.backlog) line(`derive/convert jobs already queued: ${drained.backlog}, drained in ${drained.secs.toFixed(1)} s`);
+  const photo = await makeCameraPhoto();
+  const total = CAPTURES * CAPTURE_FILES;
+  const requests = Array.from({ length: CAPTURES }, (_, i) => captureRequest(i, photo));
+  const since = (await db.query<{ now: Date }>('SELECT now()')).rows[0].now;
+  const idle = await rssMb(child.pid!);
+  let peak = idle.rss;
+  const sampler = setInterval(() => { rssMb(child.pid!).then((m) => { peak = Math.max(peak, m.rss); }, () => {}); }, 50);
+  const cpuSince = await cpuMeter(child.pid!, dataDir);
+
+  // Progress from the database (one light query) rather than 50 clients polling GET /api/captures/{id}.
+  const progress = async () => (await db.query<{ stored: number; failed: number; qa: number }>(
+    `SELECT count(*) FILTER (WHERE f.status = 'stored')::int AS stored, count(*) FILTER (WHERE f.status = 'failed')::int AS failed,
+            count(i.qa)::int AS qa
+       FROM captures c JOIN capture_files f ON f.capture_id = c.id LEFT JOIN instances i ON i.sop_uid = f.sop_uid
+      WHERE c.created_at >= $1`, [since])).rows[0];
+  const t0 = process.hrtime.bigint();
+  let firstStoredMs = 0;
+  let storedMs = 0;
+  let qaMs = 0;
+  let uploadsDone = false;
+  let abandoned = false;
+  const watcher = (async () => {
+    for (;;) {
+      if (abandoned) return undefined;
+      const p = await progress();
+      if (p.stored && !firstStoredMs) firstStoredMs = ms(t0);
+      if (uploadsDone && p.stored + p.failed >= total && !storedMs) storedMs = ms(t0);
+      if (storedMs && p.qa >= p.stored) { qaMs = ms(t0); return p; }
+      if (ms(t0) > 600_000) throw new Error(`captures not done after 10 min: ${JSON.stringify(p)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const ids: string[] = [];
+  const postTimes: number[] = [];
+  await pool(requests, CONCURRENCY, async (r) => {
+    if (abandoned) return;
+    const t = process.hrtime.bigint();
+    const res = await call(`${base}/api/captures`, {
+      method: 'POST', headers: { ...auth, 'Content-Type': r.contentType, 'Content-Length': String(r.length) }, body: streamOf(r.chunks), keepBody: true,
+    });
+    if (res.status !== 202) throw new Error(`capture POST: ${res.status} ${res.body?.toString('utf8').slice(0, 500)}`);
+    postTimes.push(ms(t));
+    ids.push(JSON.parse(res.body!.toString('utf8')).id);
+  }).catch(async (err) => {
+    abandoned = true;
+    clearInterval(sampler);
+    await watcher.catch(() => {});
+    throw err;
+  });
+  const uploadMs = ms(t0);
+  uploadsDone = true;
+  const done = (await watcher)!;
+  clearInterval(sampler);
+  const cpu = await cpuSince();
+  const totalBytes = requests.reduce((a, r) => a + r.length, 0);
+  line(`capture API: ${CAPTURES} captures × ${CAPTURE_FILES} photos of ${(photo.length / 1048576).toFixed(1)} MB (4000×3000 JPEG q95), ${CAPTURE_FILES * CONCURRENCY} in flight from ${CONCURRENCY} clients`);
+  line(`  uploads: all ${CAPTURES} answered 202 after ${(uploadMs / 1000).toFixed(1)} s (${(totalBytes / 1048576 / (uploadMs / 1000)).toFixed(0)} MB/s; per request p50 ${pct(postTimes, 50).toFixed(0)} ms, p95 ${pct(postTimes, 95).toFixed(0)} ms)`);
+  line(`  stored: ${done.stored} of ${total} (failed ${done.failed}), first after ${(firstStoredMs / 1000).toFixed(1)} s, all after ${(storedMs / 1000).toFixed(1)} s = ${(done.stored / (storedMs / 1000)).toFixed(1)} photos/s  [target >= 20 photos/s]`);
+  line(`  QA present (derive done) for all after ${(qaMs / 1000).toFixed(1)} s = ${(done.stored / (qaMs / 1000)).toFixed(1)} photos/s end to end`);
+  const perPhoto = (x: number) => (x / total).toFixed(0);
+  line(`  CPU per photo: server ${perPhoto(cpu.server)} ms (user ${perPhoto(cpu.serverUser)}, system ${perPhoto(cpu.serverSystem)}), Postgres ${perPhoto(cpu.postgres)} ms, bench client ${perPhoto(cpu.client)} ms, rest of the machine ${perPhoto(cpu.other)} ms`);
+  line(`  machine busy ${(cpu.machine / qaMs / os.cpus().length * 100).toFixed(0)} % of ${os.cpus().length} cores over ${(qaMs / 1000).toFixed(1)} s (server ${(cpu.server / qaMs * 100).toFixed(0)} % of one core)${otherLoad(cpu, qaMs)}`);
+  const jobs = await db.query<{ name: string; n: number; wait: number; run: number; run95: number; span: number }>(
+    `SELECT name, count(*)::int AS n,
+            avg(extract(epoch FROM started_on - created_on)) * 1000 AS wait,
+            avg(extract(epoch FROM completed_on - started_on)) * 1000 AS run,
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM completed_on - started_on)) * 1000 AS run95,
+            extract(epoch FROM max(completed_on) - min(started_on)) AS span
+       FROM pgboss.job WHERE name = ANY($1) AND created_on >= $2 AND state = 'completed' GROUP BY name ORDER BY name`, [PHOTO_JOBS, since]);
+  for (const j of jobs.rows) {
+    line(`  job ${j.name.padEnd(13)} ${j.n} done in ${Number(j.span).toFixed(1)} s (${(j.n / Number(j.span)).toFixed(1)}/s); queued avg ${Number(j.wait).toFixed(0)} ms, running (batches of ${process.env.CONVERT_CONCURRENCY ?? 4}) avg ${Number(j.run).toFixed(0)} ms, p95 ${Number(j.run95).toFixed(0)} ms`);
+  }
+  line(`  server RSS idle ${idle.rss.toFixed(0)} MB, peak ${peak.toFixed(0)} MB  [target < 300 MB]`);
+
+  // Every file's status as the photographer sees it, and the thumbnails to fetch.
+  const thumbs: string[] = [];
+  for (const id of ids) {
+    const r = await call(`${base}/api/captures/${id}`, { headers: auth, keepBody: true });
+    const status = JSON.parse(r.body!.toString('utf8'));
+    if (status.status !== 'stored') throw new Error(`capture ${id} is ${status.status}`);
+    for (const f of status.files) {
+      if (f.encoding !== 'wrapped' || !f.qa) throw new Error(`capture ${id} file ${f.index}: encoding ${f.encoding}, qa ${JSON.stringify(f.qa)}`);
+      thumbs.push(new URL(f.thumbnailURL).pathname);
+    }
+  }
+  const thumbnail = async (url: string) => {
+    const t = process.hrtime.bigint();
+    const r = await call(base + url, { headers: { ...auth, Accept: 'image/jpeg' } });
+    if (r.status !== 200 || r.headers['content-type'] !== 'image/jpeg') throw new Error(`thumbnail: ${r.status} ${r.headers['content-type']}`);
+    return ms(t);
+  };
+  const sequential: number[] = [];
+  for (let pass = 0; pass < 2; pass++) for (const url of thumbs) sequential.push(await thumbnail(url));
+  line(`  thumbnail (derived 12 MP photos) sequential: p50 ${pct(sequential, 50).toFixed(1)} ms  p95 ${pct(sequential, 95).toFixed(1)} ms  [target p50 <= 5 ms]`);
+  const concurrent: number[] = [];
+  const items = Array.from({ length: 1000 }, (_, i) => thumbs[i % thumbs.length]);
+  const t = process.hrtime.bigint();
+  await pool(items, CONCURRENCY, async (url) => { concurrent.push(await thumbnail(url)); });
+  line(`  thumbnail concurrency ${CONCURRENCY}: ${(items.length / (ms(t) / 1000)).toFixed(0)} req/s, p50 ${pct(concurrent, 50).toFixed(1)} ms  p95 ${pct(concurrent, 95).toFixed(1)} ms`);
+}
+
 async function main() {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lucida-bench-'));
   const { child, base, pgPort } = await startServer(dataDir);
@@ -108,8 +351,19 @@ async function main() {
   const auth = { Authorization: `Bearer ${token}` };
   const report: string[] = [];
   const line = (s: string) => { console.log(s); report.push(s); };
+  // The bench's own connection: VACUUM ANALYZE, job queue state, capture progress.
+  const db = new pg.Client({ connectionString: `postgres://lucida:lucida-embedded@localhost:${pgPort}/lucida?host=${encodeURIComponent(path.join(dataDir, 'run'))}` });
+  db.on('error', (err) => console.error(`bench database connection: ${err.message}`));
+  const photographer = await signLocalToken(key, { issuer: 'lucida-local', audience: 'lucida' }, { subject: 'capture-bench', roles: ['photographer'] });
+  const captures = () => captureSection({ base, child, dataDir, db, token: photographer, line });
+  const runStart = process.hrtime.bigint();
   try {
+    await db.connect();
+    const cpuSince = await cpuMeter(child.pid!, dataDir);
     line(`Lucida bench on ${os.cpus().length} cores, node ${process.version}`);
+    // 5. Capture API, then the thumbnails its derive jobs made (first: see the header).
+    await captures();
+    if (CAPTURE_ONLY) return;
     // 1. STOW throughput
     const benchJpeg = await makeBenchPhoto();
     const patients = Array.from({ length: 50 }, (_, i) => `BENCH${String(i).padStart(5, '0')}`);
@@ -168,11 +422,13 @@ async function main() {
     });
     // Bulk-loading 19,000 instances in a minute outpaces autovacuum; a live archive's statistics are
     // current (autovacuum analyses within a minute or so). Measure that steady state, and say so.
-    const db = new pg.Client({ connectionString: `postgres://lucida:lucida-embedded@localhost:${pgPort}/lucida?host=${encodeURIComponent(path.join(dataDir, 'run'))}` });
-    await db.connect();
     await db.query('VACUUM ANALYZE');
-    await db.end();
     line(`index filled to ${N + fill.length} instances (${fill.length} small ones in ${(ms(fillStart) / 1000).toFixed(1)} s = ${(fill.length / (ms(fillStart) / 1000)).toFixed(0)} inst/s), then VACUUM ANALYZE`);
+    // Every stored image queued a derive job (thumbnail, rendering, QA): let the backlog clear, so that
+    // what follows measures queries and retrieval, not the worker.
+    const backlog = await drainPhotoJobs(db);
+    line(`derive backlog after the STOW sections: ${backlog.backlog} jobs, cleared in ${backlog.secs.toFixed(1)} s`
+      + (backlog.backlog ? ` (${(backlog.backlog / backlog.secs).toFixed(0)} jobs/s while idle otherwise)` : ''));
     const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
     const mix: [string, () => string][] = [
       ['studies?PatientID=', () => `/dicomweb/studies?PatientID=${pick(fill).pid}`],
@@ -254,7 +510,10 @@ async function main() {
     }
     const final = await rssMb(child.pid!);
     line(`server RSS now ${final.rss.toFixed(0)} MB, high-water mark ${final.hwm.toFixed(0)} MB`);
+    const cpu = await cpuSince();
+    line(`whole run ${(ms(runStart) / 1000).toFixed(0)} s: server ${(cpu.server / 1000).toFixed(0)} s CPU, Postgres ${(cpu.postgres / 1000).toFixed(0)} s, bench client ${(cpu.client / 1000).toFixed(0)} s${otherLoad(cpu, ms(runStart))}`);
   } finally {
+    await db.end().catch(() => {});
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await rm(dataDir, { recursive: true, force: true });

@@ -384,10 +384,16 @@ describe('DICOMweb archive', () => {
         req.on('response', (res) => { res.resume(); res.on('end', resolve); });
         req.write(sent, () => setTimeout(() => { req.destroy(); resolve(); }, 300));
       });
-      await new Promise((r) => setTimeout(r, 500));
       await request(srv.url).get('/healthz').expect(200);
-      const rows = await srv.runtime.pool.query('SELECT sop_uid, status FROM instances WHERE sop_uid = ANY($1)', [[first, cut]]);
-      expect(rows.rows).toEqual([{ sop_uid: first, status: 'stored' }]);
+      // The first part's store finishes on its own time (the machine may be busy): wait for it to settle.
+      const settled = async () => (await srv.runtime.pool.query('SELECT sop_uid, status FROM instances WHERE sop_uid = ANY($1)', [[first, cut]])).rows;
+      const deadline = Date.now() + 10_000;
+      let rows = await settled();
+      while ((rows.length !== 1 || rows[0].status !== 'stored') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        rows = await settled();
+      }
+      expect(rows).toEqual([{ sop_uid: first, status: 'stored' }]);
       // The client's disconnect is accounted for, and is not reported as a server error.
       const logged = srv.logs.join('');
       expect(logged).toContain('"aborted":true');

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { LucidaError } from '../../core/errors.js';
 import { renderFrame } from '../../core/dicom/index.js';
+import { storedFrameAsRendered } from '../../core/photo/index.js';
 import { STANDARD_RENDITIONS, renditionVariant, type RenditionParams as RenderParams } from '../../core/dicom/renditions.js';
 import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
 import { objectKeys, readObject, type ObjectStore } from '../../core/storage/object-store.js';
@@ -54,10 +55,20 @@ async function sendRendering(deps: { store: ObjectStore }, inst: StoredInstance,
     await pipeline(stream, res);
     return;
   }
-  const image = await renderFrame(await readObject(deps.store, inst.objectKey), frame, p);
+  const bytes = await readObject(deps.store, inst.objectKey);
+  // The default rendering of a camera JPEG is its stored frame (see the derive job): no decode, no copy.
+  const asStored = isDefaultRendering(frame, p) ? storedFrameAsRendered(bytes) : undefined;
+  if (asStored) {
+    succeed().send(asStored);
+    return;
+  }
+  const image = await renderFrame(bytes, frame, p);
   await deps.store.put(key, image);
   succeed().send(image);
 }
+
+const isDefaultRendering = (frame: number, p: RenderParams) => frame === 1 && p.viewport === undefined
+  && p.format === STANDARD_RENDITIONS.rendered.format && p.quality === STANDARD_RENDITIONS.rendered.quality;
 
 function pickFormat(req: Request): 'jpeg' | 'png' {
   return negotiate(parseAccept(req.get('accept')), (r) => {

@@ -11,4 +11,4 @@ export type { ExifInfo } from './exif.js';
 export { REENCODE } from './pixels.js';
 export type { ConvertLimits, ConvertedPhoto, NaturalDataset, PhotoContext, PhotoFormat, PhotoProbe } from './types.js';
 // Derived renditions and QA figures live beside the converter (renditions.ts, qa.ts; not part of it).
-export { deriveStandardRenditions } from './renditions.js';
+export { deriveStandardRenditions, storedFrameAsRendered } from './renditions.js';

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { seededRandom } from '../../../test/fixtures/dicom.js';
 import { expectLucidaRejection } from '../../../test/helpers/errors.js';
-import { DEFAULT_QA_THRESHOLDS, QA_ANALYSIS_LONG_SIDE, measureImageQa, type ImageQa } from './qa.js';
+import { DEFAULT_QA_THRESHOLDS, measureImageQa, type ImageQa } from './qa.js';
 
 const codes = (qa: ImageQa) => qa.flags.map((f) => f.code).sort();
 
@@ -57,7 +57,8 @@ describe('measureImageQa: resolution', () => {
   it('reports the size of the image, not of the analysis copy, and flags under 2 MP', async () => {
     const qa = await measureImageQa(await checkerboard(640, 480));
     expect(qa).toMatchObject({ width: 640, height: 480, megapixels: 0.3072 });
-    expect(qa.analysed).toEqual({ width: QA_ANALYSIS_LONG_SIDE, height: 768 });
+    // Smaller than the analysis grid: measured at its own size, never enlarged.
+    expect(qa.analysed).toEqual({ width: 640, height: 480 });
     expect(codes(qa)).toContain('LOW_RESOLUTION');
     expect(qa.verdict).toBe('review');
     expect(qa.flags.find((f) => f.code === 'LOW_RESOLUTION')?.message).toMatch(/640×480 is 0\.31 MP, below the 2 MP minimum/);

@@ -34,6 +34,11 @@ export interface StandardRenditions {
   thumbnail: Buffer;
   /** STANDARD_RENDITIONS.rendered of frame 1. */
   rendered: Buffer;
+  /**
+   * True when `rendered` is the stored frame itself (a plain Baseline JPEG): nothing to cache, the
+   * route serves the frame from the instance ({@link storedFrameAsRendered}).
+   */
+  renderedIsStoredFrame: boolean;
   /** Quality figures, for single-frame photographs only (see {@link isPhotograph}). */
   qa?: ImageQa;
 }
@@ -79,10 +84,11 @@ export async function deriveStandardRenditions(part10: Uint8Array, opts: QaOptio
   }
   const photo = isPhotograph(sopClassUID, frames.numberOfFrames);
   const source = await openSource(frames, frame);
+  const renderedIsStoredFrame = source.rendered === frame;
   try {
     if (!photo) {
       const [rendered, thumbnail] = await Promise.all([source.rendered, encodeThumbnail(source.decode(), source.channels)]);
-      return { rendered, thumbnail };
+      return { rendered, thumbnail, renderedIsStoredFrame };
     }
     // One decode, to the QA grid (or full size when smaller), for both the QA and the thumbnail.
     let analysis = source.decode();
@@ -96,10 +102,20 @@ export async function deriveStandardRenditions(part10: Uint8Array, opts: QaOptio
     const thumbnail = encodeThumbnail(sharp(data, { raw: grid }), grid.channels);
     const qa = measureImageQa({ pixels: data, ...grid, sourceWidth: frames.columns, sourceHeight: frames.rows }, opts);
     const [rendered, thumb, figures] = await Promise.all([source.rendered, thumbnail, qa]);
-    return { rendered, thumbnail: thumb, qa: figures };
+    return { rendered, thumbnail: thumb, qa: figures, renderedIsStoredFrame };
   } catch (e) {
     throw asRenderError(e);
   }
+}
+
+/**
+ * Frame 1 of a stored instance when it can be served as the default rendering as it is (a plain
+ * Baseline JPEG, see isStoredJpegRenderable); undefined when it must be rendered.
+ */
+export function storedFrameAsRendered(part10: Uint8Array): Buffer | undefined {
+  const frames = getFrames(readPart10(part10));
+  const frame = frames.frame(1);
+  return isStoredJpegRenderable(frames, frame) ? frame : undefined;
 }
 
 interface Source {
