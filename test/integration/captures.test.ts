@@ -183,9 +183,16 @@ describe('photographs in', () => {
       }
     });
 
-    it('serves thumbnails and default renderings from the store, made by the derive job', async () => {
-      const objects = path.join(srv.config.dataDir, 'objects', 'derived', file('baseline.jpg').sopInstanceUID);
-      expect(await readdir(objects)).toEqual(expect.arrayContaining(['rendered-f1-q80-256x256.jpg', 'rendered-f1-q90-full.jpg']));
+    it('serves thumbnails and default renderings without decoding: cached by the derive job, or the camera JPEG itself', async () => {
+      const derived = (name: string) => readdir(path.join(srv.config.dataDir, 'objects', 'derived', file(name).sopInstanceUID));
+      // A wrapped camera JPEG is its own default rendering: only the thumbnail is stored beside it.
+      expect(await derived('baseline.jpg')).toContain('rendered-f1-q80-256x256.jpg');
+      expect(await derived('baseline.jpg')).not.toContain('rendered-f1-q90-full.jpg');
+      expect(await derived('scan.png')).toEqual(expect.arrayContaining(['rendered-f1-q80-256x256.jpg', 'rendered-f1-q90-full.jpg']));
+      const rendered = await get(file('baseline.jpg').renderedURL, clinician, 'image/jpeg').expect(200);
+      const stored = await decodeVlPhoto(await instanceBytes(file('baseline.jpg').retrieveURL));
+      expect(rendered.headers['content-type']).toBe('image/jpeg');
+      expect(rendered.body.equals(stored.frame)).toBe(true);
       const thumb = await get(file('baseline.jpg').thumbnailURL, clinician, 'image/jpeg').expect(200);
       const meta = await sharp(thumb.body).metadata();
       expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 256, 192]);
