@@ -233,6 +233,25 @@ describe('photographs in', () => {
       expect(rows.map((r) => r.level)).toEqual(['teaching', 'record']); // history: the latest is in force
     });
 
+    it('starts a study for a new accession number, attaches later captures to it, and refuses an ambiguous one', async () => {
+      const accession = `A${Date.now() % 1e9}`;
+      const first = await postCapture(srv.url, photographer, metadata([FOREARM], { study: { accessionNumber: accession } }),
+        [{ fileName: 'a.jpg', bytes: await makeCameraJpeg() }]).expect(202);
+      const done = await waitForCapture(srv.url, photographer, first.body.id);
+      const attachedRes = await postCapture(srv.url, photographer, { study: { accessionNumber: accession }, consent: { level: 'record' }, groups: [FACE] },
+        [{ fileName: 'b.jpg', bytes: await makeCameraJpeg() }]).expect(202);
+      const attached = await waitForCapture(srv.url, photographer, attachedRes.body.id);
+      expect(attached.studyInstanceUID).toBe(done.studyInstanceUID);
+      // A second study under the same accession number (e.g. sent by a modality) makes it ambiguous.
+      const other = await postCapture(srv.url, photographer, metadata([FOREARM], { study: { accessionNumber: `${accession}2` } }),
+        [{ fileName: 'a.jpg', bytes: await makeCameraJpeg() }]).expect(202);
+      const otherDone = await waitForCapture(srv.url, photographer, other.body.id);
+      await srv.runtime.pool.query('UPDATE studies SET accession_number = $1 WHERE study_uid = $2', [accession, otherDone.studyInstanceUID]);
+      const refused = await postCapture(srv.url, photographer, { study: { accessionNumber: accession }, consent: { level: 'record' }, groups: [FACE] },
+        [{ fileName: 'b.jpg', bytes: await makeCameraJpeg() }]).expect(422);
+      expect(refused.body.errors[0].path).toBe('/study/accessionNumber');
+    });
+
     it('refuses an unknown study with 404 and a patient that does not match with 422', async () => {
       await postCapture(srv.url, photographer, { study: { studyInstanceUID: newUid() }, consent: { level: 'record' }, groups: [FACE] },
         [{ fileName: 'c.jpg', bytes: await makeCameraJpeg() }]).expect(404);

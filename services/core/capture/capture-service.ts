@@ -80,8 +80,9 @@ export interface CaptureSubmission {
   /** Patient may be absent when the capture attaches to an existing study. */
   context: Omit<CaptureContext, 'patient'> & { patient?: PatientDemographics };
   /**
-   * `existing`: the named study (UID or accession number) must exist (capture API);
+   * `existing`: a StudyInstanceUID must name a stored study (capture API);
    * `new-or-existing`: a StudyInstanceUID not yet stored starts a new study (STOW-RS).
+   * Either way an accession number attaches to its study when there is one, else starts it.
    */
   studyMode: 'existing' | 'new-or-existing';
   groups: CaptureGroup[];
@@ -139,17 +140,20 @@ async function resolveStudy(deps: CaptureDeps, s: CaptureSubmission): Promise<{
   studyInstanceUID: string; patient: PatientDemographics; details: StudyDetails; maxSeriesNumber: number;
 }> {
   const { studyInstanceUID, accessionNumber } = s.context.study;
-  const named = studyInstanceUID !== undefined || (s.studyMode === 'existing' && accessionNumber !== undefined);
-  const found = named
-    ? await deps.captures.findStudy(studyInstanceUID ? { studyInstanceUID } : { accessionNumber })
-    : [];
+  // A StudyInstanceUID names one study; an accession number (the photography request) may not have
+  // a study yet: the first capture for it starts one.
+  const found = studyInstanceUID ? await deps.captures.findStudy({ studyInstanceUID })
+    : accessionNumber ? await deps.captures.findStudy({ accessionNumber }) : [];
   if (found.length > 1) {
     throw invalid('/study/accessionNumber', 'more than one study has this accession number: give the StudyInstanceUID');
   }
   const existing = found[0];
   if (!existing) {
-    if (named && s.studyMode === 'existing') throw new LucidaError('NOT_FOUND', 'the study to attach to is not in the archive');
-    if (!s.context.patient) throw invalid('/patient', 'patient is required for a new study');
+    if (studyInstanceUID && s.studyMode === 'existing') throw new LucidaError('NOT_FOUND', 'the study to attach to is not in the archive');
+    if (!s.context.patient) {
+      if (accessionNumber) throw new LucidaError('NOT_FOUND', 'no study has this accession number yet: send the patient to start one');
+      throw invalid('/patient', 'patient is required for a new study');
+    }
     const now = new Date();
     return {
       studyInstanceUID: studyInstanceUID ?? newUid(),
