@@ -10,11 +10,14 @@ CREATE TABLE captures (
   client_id        text,                      -- token client (capture station / EPR), when known
   idempotency_key  text,                      -- Idempotency-Key header: a retried POST returns this capture
   study_uid        text NOT NULL,             -- new or existing study the files go to
+  accession_number text,                      -- the request's, so the next capture for it finds the study before it is indexed
+  fingerprint      text,                      -- SHA-256 of the request's metadata and files: a reused Idempotency-Key must match
   context          jsonb NOT NULL,
   created_at       timestamptz NOT NULL DEFAULT now(),
   UNIQUE (created_by, idempotency_key)
 );
 CREATE INDEX captures_study ON captures (study_uid);
+CREATE INDEX captures_accession ON captures (accession_number);
 
 CREATE TABLE capture_files (
   capture_id       uuid NOT NULL REFERENCES captures (id),
@@ -26,7 +29,7 @@ CREATE TABLE capture_files (
   upload_key       text,                      -- object key of the original; NULL when it was rejected before storing
   image            jsonb NOT NULL,            -- ImageContext of the file's group
   series_uid       text NOT NULL,
-  sop_uid          text NOT NULL UNIQUE,      -- assigned at capture: a retried conversion writes the same instance
+  sop_uid          text NOT NULL,             -- assigned at capture: a retried conversion writes the same instance
   series_number    integer NOT NULL,
   instance_number  integer NOT NULL,
   status           text NOT NULL CHECK (status IN ('queued', 'converting', 'stored', 'failed')),
@@ -37,6 +40,8 @@ CREATE TABLE capture_files (
   updated_at       timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (capture_id, file_index)
 );
+-- One live file per SOP Instance UID; a failed one frees its UID for a corrected re-send (STOW-RS).
+CREATE UNIQUE INDEX capture_files_sop ON capture_files (sop_uid) WHERE status <> 'failed';
 
 -- The authoritative consent record (DOMAIN.md): append-only history per study; the latest row wins.
 -- Withdrawal is a new row with status 'withdrawn'. Instances never carry consent: it changes, they don't.

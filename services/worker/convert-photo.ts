@@ -61,7 +61,7 @@ export async function convertCaptureFile(deps: ConvertDeps, job: ConvertPhotoJob
       }
       throw err;
     }
-    const outcome = await ingestInstance(deps.ingest, converted.part10, { expectedStudyUID: capture.studyInstanceUID });
+    const outcome = await ingestInstance(deps.ingest, converted.part10, { expectedStudyUID: capture.studyInstanceUID, ownsUid: true });
     if (outcome.status === 'stored') {
       await deps.captures.markStored(job.captureId, job.fileIndex, converted.encoding);
       log.info({ encoding: converted.encoding, duplicate: outcome.duplicate }, 'photo stored');
@@ -84,4 +84,12 @@ export async function convertCaptureFile(deps: ConvertDeps, job: ConvertPhotoJob
     }
     throw err;
   }
+}
+
+/**
+ * A job in the dead-letter queue ran out of attempts (or expired on its last one, e.g. the worker
+ * died): its file must not stay "converting" for ever.
+ */
+export async function markDeadLettered(captures: CaptureRepository, job: ConvertPhotoJob): Promise<void> {
+  await captures.markFailed(job.captureId, job.fileIndex, 'conversion gave up after all retries; see the worker log', 'processing');
 }

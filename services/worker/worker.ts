@@ -11,9 +11,9 @@ import type { Logger } from 'pino';
 import type { CaptureRepository } from '../core/capture/capture-port.js';
 import type { IngestDeps } from '../core/ingest/ingest-instance.js';
 import type { PostgresPendingRows } from '../core/index/postgres-pending.js';
-import { JOBS, type ConvertPhotoJob, type DeriveJob } from '../core/queue/jobs.js';
+import { DEAD_LETTER, JOBS, type ConvertPhotoJob, type DeriveJob } from '../core/queue/jobs.js';
 import type { PgBossQueue } from '../core/queue/pg-boss-queue.js';
-import { convertCaptureFile } from './convert-photo.js';
+import { convertCaptureFile, markDeadLettered } from './convert-photo.js';
 import { deriveInstance } from './derive.js';
 import { reconcilePending } from './reconcile.js';
 
@@ -53,6 +53,9 @@ export async function startWorker(deps: WorkerDeps): Promise<Worker> {
     convertCaptureFile({ captures: deps.captures, ingest: deps.ingest, log: deps.log, maxPixels: deps.maxPixels },
       job.data, { retryCount: job.retryCount, retryLimit: job.retryLimit })));
 
+  // markFailed leaves a stored file alone, so this is safe after any kind of ending.
+  await boss.work(DEAD_LETTER.convertPhoto, batch, settleEach<ConvertPhotoJob>((job) => markDeadLettered(deps.captures, job.data)));
+
   // Renditions and QA yield to conversions: half the slots, so a burst of captures is stored first.
   const deriveBatch = { ...batch, batchSize: Math.max(1, Math.floor(deps.concurrency / 2)) };
   await boss.work(JOBS.derive, deriveBatch, settleEach<DeriveJob>((job) =>
@@ -67,7 +70,7 @@ export async function startWorker(deps: WorkerDeps): Promise<Worker> {
   deps.log.info('worker started');
   return {
     async stop() {
-      for (const name of Object.values(JOBS)) await boss.offWork(name, { wait: true }).catch(() => {});
+      for (const name of [...Object.values(JOBS), DEAD_LETTER.convertPhoto]) await boss.offWork(name, { wait: true }).catch(() => {});
     },
   };
 }

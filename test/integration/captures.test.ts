@@ -212,6 +212,18 @@ describe('photographs in', () => {
       expect(f.sha256).toBe(createHash('sha256').update(inputs['rotated.jpg']).digest('hex'));
     });
 
+    it('shows a capture to the photographer who sent it and to admins only', async () => {
+      const other = await srv.token('photographer', { subject: 'photographer-9' });
+      await request(srv.url).get(`/api/captures/${status.id}`).set('Authorization', `Bearer ${other}`).expect(404);
+      await request(srv.url).get(`/api/captures/${status.id}`).set('Authorization', `Bearer ${admin}`).expect(200);
+    });
+
+    it('serves originals as downloads that a browser will not sniff', async () => {
+      const res = await get(`${srv.url}/api/captures/${status.id}/files/0/original`, admin).expect(200);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['content-disposition']).toBe('attachment');
+    });
+
     it('never logs patient identifiers', () => {
       const all = srv.logs.join('');
       for (const secret of ['9434765919', 'Smith', 'RX1234', '19800229']) expect(all).not.toContain(secret);
@@ -250,6 +262,16 @@ describe('photographs in', () => {
       const refused = await postCapture(srv.url, photographer, { study: { accessionNumber: accession }, consent: { level: 'record' }, groups: [FACE] },
         [{ fileName: 'b.jpg', bytes: await makeCameraJpeg() }]).expect(422);
       expect(refused.body.errors[0].path).toBe('/study/accessionNumber');
+    });
+
+    it('puts simultaneous captures for one new request into one study, with distinct series numbers', async () => {
+      const accession = `B${Date.now() % 1e9}`;
+      const send = async () => postCapture(srv.url, photographer, metadata([FOREARM], { study: { accessionNumber: accession } }),
+        [{ fileName: 'a.jpg', bytes: await makeCameraJpeg() }]).expect(202);
+      const sent = await Promise.all([send(), send(), send()]);
+      const done = await Promise.all(sent.map((r) => waitForCapture(srv.url, photographer, r.body.id)));
+      expect(new Set(done.map((d) => d.studyInstanceUID)).size).toBe(1);
+      expect(done.map((d) => d.files[0].seriesNumber).sort()).toEqual([1, 2, 3]);
     });
 
     it('refuses an unknown study with 404 and a patient that does not match with 422', async () => {
@@ -337,6 +359,10 @@ describe('photographs in', () => {
       const done = await waitForCapture(srv.url, photographer, first.body.id);
       const { rows } = await srv.runtime.pool.query('SELECT count(*)::int AS n FROM instances WHERE study_uid = $1', [done.studyInstanceUID]);
       expect(rows[0].n).toBe(1);
+      // The same key with another request is refused, not silently answered with the first capture.
+      const reused = await postCapture(srv.url, photographer, metadata([FACE]), [{ fileName: 'b.jpg', bytes: await makeCameraJpeg({ width: 96 }) }],
+        { 'Idempotency-Key': 'station-2-000123' }).expect(422);
+      expect(reused.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
       // Another user's identical key is another capture.
       const other = await postCapture(srv.url, await srv.token('photographer', { subject: 'photographer-8' }), metadata([FOREARM]),
         [{ fileName: 'a.jpg', bytes }], { 'Idempotency-Key': 'station-2-000123' }).expect(202);
@@ -430,6 +456,22 @@ describe('photographs in', () => {
         [0xc000, expect.stringMatching(/BulkDataURI/)],
       ]);
       expect(res.body['00081199'].Value).toHaveLength(1);
+    });
+
+    it('refuses a re-send of a SOP Instance with other data (0x0111), and accepts a corrected re-send of a failed one', async () => {
+      const sop = newUid();
+      const jpeg = await makeCameraJpeg();
+      const withSop = (extra: object = {}) => dataset({ '00080018': v('UI', sop), ...extra });
+      const image = (bytes: Buffer) => [{ location: 'http://station.example/photos/1.jpg', type: 'image/jpeg', bytes }];
+      await stowJson([withSop()], image(jpeg)).expect(200);
+      await stowJson([withSop()], image(jpeg)).expect(200); // the same again: idempotent
+      const other = await stowJson([withSop({ '00100010': v('PN', { Alphabetic: 'Jones^Ann' }) })], image(jpeg)).expect(409);
+      expect(jsonValue(other.body['00081198'].Value[0], '00081197')).toBe(0x0111);
+      // A damaged image fails; the same SOP Instance UID with a good image is then stored.
+      const failedSop = newUid();
+      const cut = await stowJson([dataset({ '00080018': v('UI', failedSop) })], image(jpeg.subarray(0, Math.floor(jpeg.length * 0.7)))).expect(409);
+      expect(jsonValue(cut.body['00081198'].Value[0], '00081197')).toBe(0xc000);
+      await stowJson([dataset({ '00080018': v('UI', failedSop) })], image(jpeg)).expect(200);
     });
 
     it('answers 409 when nothing could be stored (a PNG bomb as bulk data)', async () => {

@@ -149,4 +149,31 @@ describe('convert-photo on pg-boss', () => {
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM instances WHERE study_uid = (SELECT study_uid FROM captures WHERE id = $1)', [id]);
     expect(rows[0].n).toBe(1);
   });
+
+  it('takes over the pending row its own crashed attempt left, without waiting for the reconciliation timeout', async () => {
+    store.failures = 0;
+    const id = await capture();
+    const { file } = await settled(id);
+    // Make it look like an attempt that died between reserving the UID and committing: a fresh pending row.
+    await db.pool.query("UPDATE instances SET status = 'pending', received_at = now() WHERE sop_uid = $1", [file.sopInstanceUID]);
+    await db.pool.query("UPDATE capture_files SET status = 'converting' WHERE capture_id = $1", [id]);
+    await convertCaptureFile({ captures, ingest: { index, store, log, pendingTimeoutSeconds: 900 }, log, maxPixels: 1e8 },
+      { captureId: id, fileIndex: 0 }, { retryCount: 0, retryLimit: 2 });
+    expect((await captures.findCapture(id))!.files[0].status).toBe('stored');
+    expect(await instancesOf(file.sopInstanceUID)).toEqual(['stored']);
+  });
+
+  it('marks a file failed when its job reaches the dead-letter queue by any route (e.g. it expired)', async () => {
+    const id = await capture();
+    await settled(id);
+    await db.pool.query("UPDATE capture_files SET status = 'converting' WHERE capture_id = $1", [id]);
+    await queue.send(DEAD_LETTER.convertPhoto as never, { captureId: id, fileIndex: 0 } as never);
+    const deadline = Date.now() + 10_000;
+    let f = (await captures.findCapture(id))!.files[0];
+    while (f.status === 'converting' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      f = (await captures.findCapture(id))!.files[0];
+    }
+    expect(f).toEqual(expect.objectContaining({ status: 'failed', failure: 'processing', reason: expect.stringMatching(/gave up/) }));
+  });
 });

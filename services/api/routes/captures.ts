@@ -9,13 +9,15 @@
  * `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header): a retried POST with the same key from
  * the same caller returns the capture the first one created, and stores nothing twice.
  */
+import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { CaptureRecord, CaptureRepository } from '../../core/capture/capture-port.js';
 import {
-  discardUploads, newCaptureId, receivePhoto, submitCapture, type UploadedPhoto,
+  discardUploads, newCaptureId, receivePhoto, submitCapture, type SubmitResult, type UploadedPhoto,
 } from '../../core/capture/capture-service.js';
+import type { Principal } from '../../core/auth/principal.js';
 import { parseCaptureMetadata } from '../../core/capture/index.js';
 import type { Config } from '../../core/config.js';
 import { LucidaError, type ErrorCode } from '../../core/errors.js';
@@ -46,13 +48,8 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
   router.post('/api/captures', allow('capture'), async (req: Request, res: Response) => {
     const principal = req.principal!;
     const idempotencyKey = readIdempotencyKey(req);
-    if (idempotencyKey) {
-      const existing = await deps.captures.findCaptureByIdempotencyKey(principal.subject, idempotencyKey);
-      if (existing) {
-        req.resume(); // the body is not needed: this request was already received
-        return sendStatus(deps, res, existing, 202, true);
-      }
-    }
+    // A key seen before: read the request without storing anything, to check it is the same request.
+    const earlier = idempotencyKey ? await deps.captures.findCaptureByIdempotencyKey(principal.subject, idempotencyKey) : undefined;
     const ct = parseMediaType(req.get('content-type') ?? '');
     if (ct.essence !== 'multipart/form-data') {
       throw new LucidaError('UNSUPPORTED_MEDIA_TYPE', 'the capture API takes multipart/form-data: image files and a "metadata" JSON part');
@@ -61,7 +58,10 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
     const { maxFileBytes, maxFiles } = deps.config.photos;
     const captureId = newCaptureId();
     const uploads: UploadedPhoto[] = [];
+    const fingerprint = createHash('sha256');
     let metadata: unknown;
+    let result: SubmitResult;
+    let digest: string;
     try {
       const parts = readMultipart(limitBody(req, (maxFiles + 1) * maxFileBytes), boundary, { maxPartBytes: maxFileBytes, maxParts: maxFiles + 1 });
       for await (const part of parts) {
@@ -69,19 +69,23 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
         if (filename !== undefined) {
           if (uploads.some((u) => u.fileName === filename)) throw new LucidaError('BAD_REQUEST', `two files are named "${filename}": file names must be unique in a capture`);
           const bytes = await readAll(part.body);
-          uploads.push(await receivePhoto(serviceDeps, captureId, {
-            fileIndex: uploads.length, fileName: filename, contentType: part.contentType, bytes,
-          }));
+          const file = { fileIndex: uploads.length, fileName: filename, contentType: part.contentType, bytes };
+          const upload = earlier ? { ...file, sizeBytes: bytes.length, sha256: sha256(bytes) } : await receivePhoto(serviceDeps, captureId, file);
+          uploads.push({ ...upload, bytes: undefined } as UploadedPhoto);
+          fingerprint.update(`file\0${filename}\0${upload.sha256}\0`);
         } else if (name === 'metadata') {
           if (metadata !== undefined) throw new LucidaError('BAD_REQUEST', 'more than one "metadata" part');
           const text = await readAll(part.body);
           if (text.length > METADATA_MAX_BYTES) throw new LucidaError('PAYLOAD_TOO_LARGE', 'the metadata part is over 1 MiB');
           metadata = parseJson(text);
+          fingerprint.update(`metadata\0${sha256(text)}\0`);
         } else {
           part.body.resume();
           throw new LucidaError('BAD_REQUEST', `unexpected form field "${name}": send files and one "metadata" part`);
         }
       }
+      digest = fingerprint.digest('hex');
+      if (earlier) return await replay(deps, res, earlier, digest);
       if (metadata === undefined) throw new LucidaError('INVALID_METADATA', 'the "metadata" part is missing', { errors: [{ path: '', message: 'metadata part missing' }] });
       if (uploads.length === 0) throw new LucidaError('BAD_REQUEST', 'the capture has no image files');
       const parsed = parseCaptureMetadata(metadata, uploads.map((u) => u.fileName));
@@ -94,20 +98,25 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
         });
       }
       const byName = new Map(uploads.map((u) => [u.fileName, u]));
-      const result = await submitCapture(serviceDeps, {
-        id: captureId, source: 'capture-api', principal, idempotencyKey,
+      result = await submitCapture(serviceDeps, {
+        id: captureId, source: 'capture-api', principal, idempotencyKey, fingerprint: digest,
         context: parsed.context, studyMode: 'existing',
         groups: parsed.groups.map((g) => ({ image: g.image, files: g.files.map((f) => byName.get(f)!) })),
       });
-      return sendStatus(deps, res, result.captureId, 202, result.replayed);
     } catch (err) {
       await discardUploads(deps, uploads);
       throw err;
     }
+    // Recorded: whatever happens from here, the originals belong to the capture.
+    if (result.replayed) {
+      // The same key from a concurrent request that won the race.
+      return replay(deps, res, (await deps.captures.findCaptureByIdempotencyKey(principal.subject, idempotencyKey!))!, digest);
+    }
+    await sendStatus(deps, res, result.captureId, 202, false);
   });
 
   router.get('/api/captures/:id', allow('capture'), async (req: Request, res: Response) => {
-    await sendStatus(deps, res, req.params.id as string, 200, false);
+    await sendStatus(deps, res, req.params.id as string, 200, false, req.principal);
   });
 
   router.get('/api/captures/:id/files/:index/original', allow('read-original'), async (req: Request, res: Response) => {
@@ -116,7 +125,10 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
     if (!file?.uploadKey) throw new LucidaError('NOT_FOUND', 'no original is kept for this file');
     req.log.info({ captureId: capture.id, fileIndex: file.fileIndex }, 'original upload retrieved');
     const stream = await deps.store.get(file.uploadKey);
+    // As received, but never rendered in a browser on this origin: a download, type not sniffed.
     res.status(200).type(file.contentType ?? 'application/octet-stream')
+      .setHeader('X-Content-Type-Options', 'nosniff')
+      .setHeader('Content-Disposition', 'attachment')
       .setHeader('Content-Length', String(file.sizeBytes))
       .setHeader('Digest', `sha-256=${Buffer.from(file.sha256, 'hex').toString('base64')}`)
       .setHeader('Cache-Control', 'no-store');
@@ -134,6 +146,8 @@ function readIdempotencyKey(req: Request): string | undefined {
   return value;
 }
 
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
 function parseJson(bytes: Buffer): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'));
@@ -148,8 +162,23 @@ async function findCapture(captures: CaptureRepository, id: string): Promise<Cap
   return capture;
 }
 
-async function sendStatus(deps: CaptureRouteDeps, res: Response, id: string, status: number, replayed: boolean) {
+/** The answer to a request whose Idempotency-Key was seen before: the same capture, if it is the same request. */
+async function replay(deps: CaptureRouteDeps, res: Response, earlier: { id: string; fingerprint?: string }, fingerprint: string) {
+  if (earlier.fingerprint !== fingerprint) {
+    throw new LucidaError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was sent before with other metadata or files; use a new key for a new capture');
+  }
+  await sendStatus(deps, res, earlier.id, 202, true);
+}
+
+/**
+ * The status document. With `viewer`, only the photographer who sent the capture (or an admin) may
+ * see it; anyone else is told there is no such capture.
+ */
+async function sendStatus(deps: CaptureRouteDeps, res: Response, id: string, status: number, replayed: boolean, viewer?: Principal) {
   const capture = await findCapture(deps.captures, id);
+  if (viewer && capture.createdBy !== viewer.subject && !viewer.roles.includes('admin')) {
+    throw new LucidaError('NOT_FOUND', 'no such capture');
+  }
   const consent = (await deps.captures.consentHistory(capture.studyInstanceUID)).filter((c) => c.captureId === capture.id).at(-1);
   const location = `${deps.config.publicBaseUrl}/api/captures/${capture.id}`;
   if (replayed) res.setHeader('Idempotent-Replayed', 'true');

@@ -56,8 +56,9 @@ async function sendRendering(deps: { store: ObjectStore }, inst: StoredInstance,
     return;
   }
   const bytes = await readObject(deps.store, inst.objectKey);
-  // The default rendering of a camera JPEG is its stored frame (see the derive job): no decode, no copy.
-  const asStored = isDefaultRendering(frame, p) ? storedFrameAsRendered(bytes) : undefined;
+  // The default rendering of a camera JPEG is its stored frame (see the derive job): no decode, no
+  // copy. Single-frame only: a multi-frame instance is rendered once and cached, not read every time.
+  const asStored = isDefaultRendering(frame, p) && (inst.numberOfFrames ?? 1) === 1 ? storedFrameAsRendered(bytes) : undefined;
   if (asStored) {
     succeed().send(asStored);
     return;

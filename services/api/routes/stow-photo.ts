@@ -8,8 +8,10 @@
  * API's, so both ways in give equivalent instances. The request waits for its conversions (up to
  * STOW_CONVERT_WAIT_SECONDS): a 200 still means every instance is durable and findable by QIDO.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Request } from 'express';
-import type { CaptureRepository, CaptureFileRecord } from '../../core/capture/capture-port.js';
+import type { CaptureRecord, CaptureRepository, CaptureFileRecord } from '../../core/capture/capture-port.js';
+import type { PatientDemographics } from '../../core/capture/types.js';
 import {
   discardUploads, newCaptureId, receivePhoto, submitCapture, type UploadedPhoto,
 } from '../../core/capture/capture-service.js';
@@ -66,7 +68,13 @@ export async function storeMetadataAndBulkData(deps: StowPhotoDeps, req: Request
       }
     }
     if (datasets.length === 0 && outcomes.length === 0) throw new LucidaError('MALFORMED_MULTIPART', 'no DICOM JSON metadata part');
-    for (const ds of datasets) outcomes.push(await submitDataset(serviceDeps, req, ds, bulk, study));
+    for (const ds of datasets) {
+      // One data set's trouble (the database going away) is that data set's failure; the others stand.
+      outcomes.push(await submitDataset(serviceDeps, req, ds, bulk, study).catch((err) => {
+        req.log.error({ err }, 'could not accept a photo data set');
+        return failure(FailureReason.ProcessingFailure, 'the archive could not accept this data set; retry later');
+      }));
+    }
   } finally {
     await discardUploads(deps, [...bulk.values()].filter((b) => !b.used));
   }
@@ -127,14 +135,25 @@ async function submitDataset(deps: Parameters<typeof submitCapture>[0] & StowPho
     });
     const capture = (await deps.captures.findCapture(result.captureId))!;
     const f = result.replayed ? capture.files.find((x) => x.sopInstanceUID === ids.sopInstanceUID)! : capture.files[0];
-    if (result.replayed && f.sha256 !== file.sha256) {
-      return failure(FailureReason.DuplicateSopInstance, 'a different image was already sent under this SOP Instance UID', ids);
+    // A re-send is the same instance only with the same image and the same clinical data.
+    if (result.replayed && (f.sha256 !== file.sha256 || !sameClinicalData(capture, f, parsed))) {
+      return failure(FailureReason.DuplicateSopInstance, 'other image or data already sent under this SOP Instance UID', ids);
     }
     return { captureId: capture.id, sopInstanceUID: f.sopInstanceUID, seriesInstanceUID: f.seriesInstanceUID, studyInstanceUID: capture.studyInstanceUID, sha256: f.sha256 };
   } catch (err) {
     if (!isLucidaError(err) || err.status >= 500) throw err;
     return failure(FailureReason.DataSetDoesNotMatchSopClass, err.message, ids);
   }
+}
+
+/** Patient, image context and series of an earlier capture of this SOP Instance vs. a re-send's. */
+function sameClinicalData(capture: CaptureRecord, file: CaptureFileRecord, parsed: ReturnType<typeof parsePhotoDicomJson>): boolean {
+  const p = (x: PatientDemographics) => [x.patientId, x.issuer, x.name, x.birthDate, x.sex];
+  // As JSON, both sides alike: the stored one went through jsonb (no undefined members, keys reordered).
+  const plain = (x: unknown) => JSON.parse(JSON.stringify(x)) as unknown;
+  return isDeepStrictEqual(p(capture.context.patient), p(parsed.context.patient))
+    && isDeepStrictEqual(plain(file.image), plain(parsed.image))
+    && (parsed.ids.seriesInstanceUID === undefined || parsed.ids.seriesInstanceUID === file.seriesInstanceUID);
 }
 
 /** Polls the capture files until each is stored or failed, or the wait runs out. */
@@ -151,7 +170,8 @@ async function waitForConversions(deps: StowPhotoDeps, items: (IngestOutcome | W
     const open = items.filter((w) => !('status' in w) && !done.has(w)) as Waiting[];
     if (open.length === 0 || Date.now() > deadline) {
       return items.map((w) => ('status' in w ? w : done.get(w) ?? failure(FailureReason.ProcessingFailure,
-        `conversion not finished in ${deps.config.photos.stowWaitSeconds} s; it continues: GET /api/captures/${w.captureId}`, w)));
+        // ErrorComment is 64 characters: the status URL's path is what the sender needs.
+        `pending: /api/captures/${w.captureId}`, w)));
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

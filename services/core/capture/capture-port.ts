@@ -38,7 +38,17 @@ export interface NewCapture {
   createdBy: string;
   clientId?: string;
   idempotencyKey?: string;
+  /** SHA-256 over the request's metadata and files (see Idempotency-Key). */
+  fingerprint?: string;
   studyInstanceUID: string;
+  /** The study's accession number (of the request), when it has one. */
+  accessionNumber?: string;
+  /**
+   * What the study was resolved to, re-checked under a lock in the transaction: `newStudy` (no
+   * capture for the accession number may have started another study since) and the first series
+   * number this capture assigned (no other capture may have taken it since).
+   */
+  resolvedAs: { newStudy: boolean; firstNewSeriesNumber?: number };
   context: RecordedContext;
   files: NewCaptureFile[];
 }
@@ -69,13 +79,17 @@ export interface CaptureRecord {
   files: CaptureFileRecord[];
 }
 
-/** What an existing study looks like, to attach new photographs to it consistently. */
+/**
+ * What an existing study looks like, to attach new photographs to it consistently: as indexed, or,
+ * while its first photographs are still being converted, as its first capture recorded it.
+ */
 export interface ExistingStudy {
   studyInstanceUID: string;
-  /** Patient-level and study-level DICOM JSON attributes as indexed. */
-  patient: DicomJson;
-  study: DicomJson;
-  /** Highest SeriesNumber in the study (0 when none). */
+  /** Patient-level and study-level DICOM JSON attributes as indexed (absent while not yet indexed). */
+  indexed?: { patient: DicomJson; study: DicomJson };
+  /** The first capture's context, for a study not indexed yet. */
+  captured?: RecordedContext;
+  /** Highest SeriesNumber in the study or assigned by its captures (0 when none). */
   maxSeriesNumber: number;
 }
 
@@ -84,7 +98,9 @@ export type CreateCaptureResult =
   /** Same Idempotency-Key from the same caller: that capture. */
   | { created: false; existingCaptureId: string; conflict: 'idempotency-key' }
   /** A file's SOP Instance UID is already used by another capture (STOW-RS re-send). */
-  | { created: false; existingCaptureId: string; conflict: 'sop-instance'; sopInstanceUID: string };
+  | { created: false; existingCaptureId: string; conflict: 'sop-instance'; sopInstanceUID: string }
+  /** Another capture changed the study (started it, or took the series numbers) meanwhile: resolve again. */
+  | { created: false; conflict: 'study-changed' };
 
 export interface ConsentRecord {
   studyInstanceUID: string;
@@ -105,7 +121,7 @@ export interface CaptureRepository {
   createCapture(c: NewCapture, consent: { input: ConsentInput; recordedBy: string },
     enqueue: (tx: SqlExecutor, file: NewCaptureFile) => Promise<void>): Promise<CreateCaptureResult>;
   findCapture(id: string): Promise<CaptureRecord | undefined>;
-  findCaptureByIdempotencyKey(createdBy: string, key: string): Promise<string | undefined>;
+  findCaptureByIdempotencyKey(createdBy: string, key: string): Promise<{ id: string; fingerprint?: string } | undefined>;
   /** The capture file that will become (or became) this SOP Instance, if any. */
   findFileBySop(sopInstanceUID: string): Promise<{ captureId: string; file: CaptureFileRecord } | undefined>;
   /** An existing study by StudyInstanceUID or, when unique, accession number. */

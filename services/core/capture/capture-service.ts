@@ -77,6 +77,8 @@ export interface CaptureSubmission {
   source: CaptureSource;
   principal: Principal;
   idempotencyKey?: string;
+  /** SHA-256 over the request's metadata and files: a reused Idempotency-Key must come with the same. */
+  fingerprint?: string;
   /** Patient may be absent when the capture attaches to an existing study. */
   context: Omit<CaptureContext, 'patient'> & { patient?: PatientDemographics };
   /**
@@ -96,37 +98,53 @@ export type SubmitResult =
 export async function submitCapture(deps: CaptureDeps, s: CaptureSubmission): Promise<SubmitResult> {
   const files = s.groups.flatMap((g) => g.files);
   try {
-    const { studyInstanceUID, patient, details, maxSeriesNumber } = await resolveStudy(deps, s);
-    const context: RecordedContext = { ...s.context, patient, studyDetails: details };
-    let nextSeries = maxSeriesNumber + 1;
-    const capturedFiles: NewCaptureFile[] = [];
-    for (const g of s.groups) {
-      const seriesInstanceUID = g.seriesInstanceUID ?? newUid();
-      const seriesNumber = g.seriesNumber ?? nextSeries++;
-      g.files.forEach((f, i) => capturedFiles.push({
-        fileIndex: f.fileIndex, fileName: f.fileName, contentType: f.contentType, sizeBytes: f.sizeBytes,
-        sha256: f.sha256, uploadKey: f.uploadKey, image: g.image, seriesInstanceUID, seriesNumber,
-        sopInstanceUID: g.sopInstanceUIDs?.[i] ?? newUid(), instanceNumber: g.instanceNumbers?.[i] ?? i + 1,
-        status: f.rejected ? 'failed' : 'queued', reason: f.rejected?.reason,
-      }));
+    // A concurrent capture of the same study or request may change what the study resolves to: the
+    // transaction re-checks under a lock and says so, and the capture is resolved again.
+    for (let attempt = 1; ; attempt++) {
+      const result = await tryCapture(deps, s);
+      if (result.created) return { captureId: s.id, replayed: false };
+      if (result.conflict === 'study-changed') {
+        if (attempt < 5) continue;
+        throw new LucidaError('UNAVAILABLE', 'the study is being changed by other captures; retry');
+      }
+      await discardUploads(deps, files);
+      return { captureId: result.existingCaptureId, replayed: true, conflict: result.conflict };
     }
-    capturedFiles.sort((a, b) => a.fileIndex - b.fileIndex);
-    const result = await deps.captures.createCapture({
-      id: s.id, source: s.source, createdBy: s.principal.subject, clientId: s.principal.clientId,
-      idempotencyKey: s.idempotencyKey, studyInstanceUID, context, files: capturedFiles,
-    }, { input: s.context.consent, recordedBy: s.principal.subject },
-    (tx, f) => deps.queue.send(JOBS.convertPhoto, { captureId: s.id, fileIndex: f.fileIndex }, { tx }));
-    if (result.created) {
-      deps.log.info({ captureId: s.id, studyInstanceUID, files: capturedFiles.length,
-        refused: capturedFiles.filter((f) => f.status === 'failed').length }, 'capture accepted');
-      return { captureId: s.id, replayed: false };
-    }
-    await discardUploads(deps, files);
-    return { captureId: result.existingCaptureId, replayed: true, conflict: result.conflict };
   } catch (err) {
     await discardUploads(deps, files);
     throw err;
   }
+}
+
+async function tryCapture(deps: CaptureDeps, s: CaptureSubmission) {
+  const { studyInstanceUID, patient, details, maxSeriesNumber, newStudy } = await resolveStudy(deps, s);
+  const context: RecordedContext = { ...s.context, patient, studyDetails: details };
+  let nextSeries = maxSeriesNumber + 1;
+  const capturedFiles: NewCaptureFile[] = [];
+  for (const g of s.groups) {
+    const seriesInstanceUID = g.seriesInstanceUID ?? newUid();
+    const seriesNumber = g.seriesNumber ?? nextSeries++;
+    g.files.forEach((f, i) => capturedFiles.push({
+      fileIndex: f.fileIndex, fileName: f.fileName, contentType: f.contentType, sizeBytes: f.sizeBytes,
+      sha256: f.sha256, uploadKey: f.uploadKey, image: g.image, seriesInstanceUID, seriesNumber,
+      sopInstanceUID: g.sopInstanceUIDs?.[i] ?? newUid(), instanceNumber: g.instanceNumbers?.[i] ?? i + 1,
+      status: f.rejected ? 'failed' : 'queued', reason: f.rejected?.reason,
+    }));
+  }
+  capturedFiles.sort((a, b) => a.fileIndex - b.fileIndex);
+  const assignsSeries = s.groups.some((g) => g.seriesNumber === undefined);
+  const result = await deps.captures.createCapture({
+    id: s.id, source: s.source, createdBy: s.principal.subject, clientId: s.principal.clientId,
+    idempotencyKey: s.idempotencyKey, fingerprint: s.fingerprint, studyInstanceUID,
+    accessionNumber: details.accessionNumber || undefined, context, files: capturedFiles,
+    resolvedAs: { newStudy, firstNewSeriesNumber: assignsSeries ? maxSeriesNumber + 1 : undefined },
+  }, { input: s.context.consent, recordedBy: s.principal.subject },
+  (tx, f) => deps.queue.send(JOBS.convertPhoto, { captureId: s.id, fileIndex: f.fileIndex }, { tx }));
+  if (result.created) {
+    deps.log.info({ captureId: s.id, studyInstanceUID, files: capturedFiles.length,
+      refused: capturedFiles.filter((f) => f.status === 'failed').length }, 'capture accepted');
+  }
+  return result;
 }
 
 /** Removes stored originals of a capture that was not recorded (nothing refers to them). */
@@ -137,7 +155,7 @@ export async function discardUploads(deps: Pick<CaptureDeps, 'store' | 'log'>, f
 }
 
 async function resolveStudy(deps: CaptureDeps, s: CaptureSubmission): Promise<{
-  studyInstanceUID: string; patient: PatientDemographics; details: StudyDetails; maxSeriesNumber: number;
+  studyInstanceUID: string; patient: PatientDemographics; details: StudyDetails; maxSeriesNumber: number; newStudy: boolean;
 }> {
   const { studyInstanceUID, accessionNumber } = s.context.study;
   // A StudyInstanceUID names one study; an accession number (the photography request) may not have
@@ -160,9 +178,15 @@ async function resolveStudy(deps: CaptureDeps, s: CaptureSubmission): Promise<{
       patient: s.context.patient,
       details: { studyDate: dicomDate(now), studyTime: dicomTime(now), studyId: studyIdFor(s.id), accessionNumber: accessionNumber ?? '' },
       maxSeriesNumber: 0,
+      newStudy: true,
     };
   }
-  const stored = patientFromDicomJson(existing.patient);
+  // Indexed: as stored. Still converting: as its first capture recorded it.
+  const stored = existing.indexed ? patientFromDicomJson(existing.indexed.patient) : existing.captured!.patient;
+  const details: StudyDetails = existing.indexed ? {
+    studyDate: str(existing.indexed.study, '00080020'), studyTime: str(existing.indexed.study, '00080030'),
+    studyId: str(existing.indexed.study, '00200010'), accessionNumber: str(existing.indexed.study, '00080050'),
+  } : existing.captured!.studyDetails;
   const given = s.context.patient;
   if (given && (given.patientId !== stored.patientId || given.issuer !== stored.issuer)) {
     throw invalid('/patient', 'the patient does not match the patient of the study to attach to');
@@ -171,11 +195,9 @@ async function resolveStudy(deps: CaptureDeps, s: CaptureSubmission): Promise<{
     studyInstanceUID: existing.studyInstanceUID,
     // The stored study's demographics win: a study has one patient (PS3.3 C.7.1.1).
     patient: given ? { ...stored, otherIds: given.otherIds.length ? given.otherIds : stored.otherIds } : stored,
-    details: {
-      studyDate: str(existing.study, '00080020'), studyTime: str(existing.study, '00080030'),
-      studyId: str(existing.study, '00200010'), accessionNumber: str(existing.study, '00080050'),
-    },
+    details,
     maxSeriesNumber: existing.maxSeriesNumber,
+    newStudy: false,
   };
 }
 

@@ -46,6 +46,12 @@ export interface IngestDeps {
 export interface IngestOptions {
   /** Target study of STOW-RS `/studies/{uid}`: instances of other studies are refused (PS3.18 §10.5.1). */
   expectedStudyUID?: string;
+  /**
+   * The caller alone writes this SOP Instance UID (the photo converter: the archive assigned it), so a
+   * pending row for it is a crashed earlier attempt of its own, taken over at once rather than after
+   * PENDING_TIMEOUT_SECONDS.
+   */
+  ownsUid?: boolean;
 }
 
 export type IngestOutcome =
@@ -112,7 +118,8 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
         'a different object is already stored under this SOP Instance UID; instances are immutable');
     }
     const ageSeconds = (Date.now() - existing.receivedAt.getTime()) / 1000;
-    if (ageSeconds < deps.pendingTimeoutSeconds || !(await deps.index.replacePending(pending, existing.objectKey))) {
+    const abandoned = opts.ownsUid || ageSeconds >= deps.pendingTimeoutSeconds;
+    if (!abandoned || !(await deps.index.replacePending(pending, existing.objectKey))) {
       return fail(FailureReason.ProcessingFailure, 'this SOP Instance is being stored by another request; retry later');
     }
     // Taken over from an abandoned attempt: its object (under its own key) is garbage now.
@@ -162,7 +169,7 @@ const TAG_PIXEL_DATA = '7FE00010';
 async function sendDerive(deps: IngestDeps, p: ParsedInstance): Promise<void> {
   if (!deps.queue) return;
   const job = { studyInstanceUID: p.studyInstanceUID, seriesInstanceUID: p.seriesInstanceUID, sopInstanceUID: p.sopInstanceUID };
-  await deps.queue.send(JOBS.derive, job, { singletonKey: p.sopInstanceUID })
+  await deps.queue.send(JOBS.derive, job)
     .catch((err) => deps.log.warn({ err, sopInstanceUID: p.sopInstanceUID }, 'could not queue the derive job'));
 }
 
