@@ -98,7 +98,7 @@ async function printToken(config: Config, args: string[]): Promise<void> {
   });
   const roles = values.role ?? [];
   if (!roles.length || !roles.every(isRole)) {
-    console.error(`usage: npm run token -- --role <${ROLES.join('|')}> [--patient <PatientID>] [--sub <user>] [--ttl <seconds>]`);
+    console.error(`usage: npm run token -- --role <${ROLES.join('|')}> [--patient <PatientID> (not enforced yet, issue: security)] [--sub <user>] [--ttl <seconds>]`);
     process.exit(2);
   }
   if (config.auth.jwksUrl) {

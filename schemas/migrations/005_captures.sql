@@ -42,6 +42,8 @@ CREATE TABLE capture_files (
 );
 -- One live file per SOP Instance UID; a failed one frees its UID for a corrected re-send (STOW-RS).
 CREATE UNIQUE INDEX capture_files_sop ON capture_files (sop_uid) WHERE status <> 'failed';
+-- Every file of a SOP Instance UID, failed ones included (findFileBySop), which the partial index above cannot serve.
+CREATE INDEX capture_files_sop_all ON capture_files (sop_uid);
 
 -- The authoritative consent record (DOMAIN.md): append-only history per study; the latest row wins.
 -- Withdrawal is a new row with status 'withdrawn'. Instances never carry consent: it changes, they don't.
@@ -59,7 +61,8 @@ CREATE TABLE consent_records (
   capture_id       uuid REFERENCES captures (id)
 );
 CREATE INDEX consent_records_study ON consent_records (study_uid, id);
-CREATE INDEX consent_records_patient ON consent_records (patient_id, issuer);
+-- The consent entered with a capture (its status document).
+CREATE INDEX consent_records_capture ON consent_records (capture_id, id);
 
 -- Image-quality figures (sharpness, clipping, resolution) written by the `derive` job.
 ALTER TABLE instances ADD COLUMN qa jsonb;

@@ -22,7 +22,7 @@ import { metadataRoutes } from './routes/metadata.js';
 import { frameRoutes } from './routes/frames.js';
 import { renderedRoutes } from './routes/rendered.js';
 import { wadoUriRoutes } from './routes/wado-uri.js';
-import { dicomwebUrls } from './urls.js';
+import { publicUrls } from './urls.js';
 
 export interface AppDeps {
   config: Config;
@@ -40,7 +40,7 @@ export function buildApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  const urls = dicomwebUrls(deps.config.publicBaseUrl);
+  const urls = publicUrls(deps.config.publicBaseUrl);
   const ingestDeps = {
     index: deps.index, store: deps.store, log: deps.log, queue: deps.queue, pendingTimeoutSeconds: deps.config.pendingTimeoutSeconds,
   };

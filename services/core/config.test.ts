@@ -26,6 +26,7 @@ describe('configuration', () => {
   it.each([
     [{ PORT: 'abc' }, /PORT must be a whole number/],
     [{ PORT: '70000' }, /PORT must be at most 65535/],
+    [{ PHOTO_MAX_MEGAPIXELS: '101' }, /PHOTO_MAX_MEGAPIXELS must be at most 100/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ DATABASE_URL: 'not a url' }, /DATABASE_URL must be a URL/],
     [{ S3_ENDPOINT: 'http://minio:9000' }, /S3_ENDPOINT is set/],

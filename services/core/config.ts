@@ -4,6 +4,7 @@
  * and the README's configuration table (a test keeps the three in step).
  */
 import path from 'node:path';
+import { MAX_DECODE_PIXELS } from './dicom/frames.js';
 
 export interface Config {
   port: number;
@@ -52,12 +53,13 @@ export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, dflt: number, min = 0): number {
+function int(env: Env, name: string, dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return dflt;
   if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
   const n = Number(raw);
   if (n < min) throw new ConfigError(`${name} must be at least ${min}, got ${n}`);
+  if (n > max) throw new ConfigError(`${name} must be at most ${max}, got ${n}`);
   return n;
 }
 
@@ -112,7 +114,8 @@ export function loadConfig(env: Env = process.env): Config {
     photos: {
       maxFileBytes: int(env, 'CAPTURE_MAX_FILE_MB', 100, 1) * MiB,
       maxFiles: int(env, 'CAPTURE_MAX_FILES', 100, 1),
-      maxPixels: int(env, 'PHOTO_MAX_MEGAPIXELS', 100, 1) * 1_000_000,
+      // Never above what the codec renders: a larger photo would be stored but get no thumbnail.
+      maxPixels: int(env, 'PHOTO_MAX_MEGAPIXELS', 100, 1, MAX_DECODE_PIXELS / 1_000_000) * 1_000_000,
       convertConcurrency: int(env, 'CONVERT_CONCURRENCY', 4, 1),
       retryLimit: int(env, 'JOB_RETRY_LIMIT', 4, 0),
       retryDelaySeconds: int(env, 'JOB_RETRY_DELAY_SECONDS', 2, 0),

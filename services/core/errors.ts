@@ -22,7 +22,6 @@ export const ERRORS = {
   UNSUPPORTED_IMAGE: { status: 415, title: 'Not a supported image (JPEG, PNG, TIFF or HEIC)' },
   INVALID_IMAGE: { status: 422, title: 'The image is damaged or cannot be decoded' },
   IMAGE_TOO_LARGE: { status: 413, title: 'The image has more pixels than this archive accepts' },
-  CONFLICT: { status: 409, title: 'Conflict with the current state of the resource' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used for a different request' },
   CLIENT_DISCONNECTED: { status: 400, title: 'The client closed the connection before the request was complete' },
   UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' },

@@ -4,7 +4,6 @@
  * decoding, and photographs get their QA figures (sharpness, clipping, resolution).
  */
 import type { Logger } from 'pino';
-import type { CaptureRepository } from '../core/capture/capture-port.js';
 import { STANDARD_RENDITIONS, renditionVariant } from '../core/dicom/renditions.js';
 import { isLucidaError } from '../core/errors.js';
 import type { InstanceIndex } from '../core/index/port.js';
@@ -12,7 +11,7 @@ import { deriveStandardRenditions } from '../core/photo/index.js';
 import type { DeriveJob } from '../core/queue/jobs.js';
 import { objectKeys, readObject, type ObjectStore } from '../core/storage/object-store.js';
 
-export interface DeriveDeps { index: InstanceIndex; store: ObjectStore; captures: CaptureRepository; log: Logger }
+export interface DeriveDeps { index: InstanceIndex; store: ObjectStore; log: Logger }
 
 export async function deriveInstance(deps: DeriveDeps, job: DeriveJob): Promise<void> {
   const [inst] = await deps.index.findInstances(job);
@@ -34,6 +33,6 @@ export async function deriveInstance(deps: DeriveDeps, job: DeriveJob): Promise<
   await deps.store.put(key(STANDARD_RENDITIONS.thumbnail), derived.thumbnail);
   // A stored frame that is itself the rendering (camera JPEGs) is served from the instance: no copy.
   if (!derived.renderedIsStoredFrame) await deps.store.put(key(STANDARD_RENDITIONS.rendered), derived.rendered);
-  if (derived.qa) await deps.captures.setInstanceQa(job.sopInstanceUID, derived.qa);
+  if (derived.qa) await deps.index.setQa(job.sopInstanceUID, derived.qa);
   log.debug('renditions stored');
 }

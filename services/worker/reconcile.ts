@@ -9,22 +9,23 @@ import type { Logger } from 'pino';
 import type { PostgresPendingRows } from '../core/index/postgres-pending.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
 
-export interface ReconcileReport { examined: number; objectsRemoved: number; rowsRemoved: number }
+/**
+ * Stale rows seen, and rows removed. Every examined row's object is deleted (deleting an absent one
+ * is not an error), so no object count is kept: the store cannot say whether there was one.
+ */
+export interface ReconcileReport { examined: number; rowsRemoved: number }
 
 export async function reconcilePending(deps: {
   pending: PostgresPendingRows; store: ObjectStore; log: Logger; olderThanSeconds: number;
 }): Promise<ReconcileReport> {
-  const report: ReconcileReport = { examined: 0, objectsRemoved: 0, rowsRemoved: 0 };
+  const report: ReconcileReport = { examined: 0, rowsRemoved: 0 };
   for (;;) {
     const batch = await deps.pending.listStale(deps.olderThanSeconds, 500);
     if (batch.length === 0) break;
     let progressed = false;
     for (const p of batch) {
       report.examined++;
-      if (await deps.store.exists(p.objectKey)) {
-        await deps.store.delete(p.objectKey);
-        report.objectsRemoved++;
-      }
+      await deps.store.delete(p.objectKey);
       if (await deps.pending.deleteIfStillStale(p, deps.olderThanSeconds)) {
         report.rowsRemoved++;
         progressed = true;

@@ -59,7 +59,7 @@ export async function startWorker(deps: WorkerDeps): Promise<Worker> {
   // Renditions and QA yield to conversions: half the slots, so a burst of captures is stored first.
   const deriveBatch = { ...batch, batchSize: Math.max(1, Math.floor(deps.concurrency / 2)) };
   await boss.work(JOBS.derive, deriveBatch, settleEach<DeriveJob>((job) =>
-    deriveInstance({ index, store, captures: deps.captures, log: deps.log }, job.data)));
+    deriveInstance({ index, store, log: deps.log }, job.data)));
 
   const reconcile = () => reconcilePending({
     pending: deps.pending, store, log: deps.log, olderThanSeconds: deps.ingest.pendingTimeoutSeconds,

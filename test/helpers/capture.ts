@@ -3,6 +3,7 @@
  * would send them), and polling a capture until its files settle.
  */
 import request from 'supertest';
+import { waitFor } from './wait.js';
 
 export interface FormFile { fileName: string; contentType?: string; bytes: Buffer }
 
@@ -31,23 +32,14 @@ export function postCapture(url: string, token: string, metadata: unknown, files
   return req.send(body);
 }
 
-/** Polls GET /api/captures/{id} until no file is queued or converting (or the timeout). */
-export async function waitForCapture(url: string, token: string, id: string, timeoutMs = 30_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await request(url).get(`/api/captures/${id}`).set('Authorization', `Bearer ${token}`).expect(200);
-    if (res.body.status !== 'processing' || Date.now() > deadline) return res.body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Polls GET /api/captures/{id} until no file is queued or converting (or the timeout); returns the last status. */
+export function waitForCapture(url: string, token: string, id: string, timeoutMs = 30_000): Promise<any> {
+  return waitFor(async () => (await request(url).get(`/api/captures/${id}`).set('Authorization', `Bearer ${token}`).expect(200)).body,
+    (body) => body.status !== 'processing', { timeoutMs });
 }
 
 /** Waits until every stored file of the capture has its QA figures (the derive job ran). */
-export async function waitForQa(url: string, token: string, id: string, timeoutMs = 30_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const body = await waitForCapture(url, token, id, timeoutMs);
-    const stored = body.files.filter((f: any) => f.status === 'stored');
-    if (stored.every((f: any) => f.qa) || Date.now() > deadline) return body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+export function waitForQa(url: string, token: string, id: string, timeoutMs = 30_000): Promise<any> {
+  return waitFor(() => waitForCapture(url, token, id, timeoutMs),
+    (body) => body.files.filter((f: any) => f.status === 'stored').every((f: any) => f.qa), { timeoutMs });
 }

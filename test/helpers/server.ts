@@ -93,3 +93,15 @@ export function splitMultipart(body: Buffer, contentType: string): { headers: Re
   }
   return parts;
 }
+
+/**
+ * supertest parser that keeps a response body as raw bytes whatever its Content-Type:
+ * `request(url).get(...).buffer(true).parse(binary)` gives `res.body` as a Buffer. (superagent hands
+ * Node parsers the IncomingMessage, typed there as its own Response, hence `any`.)
+ */
+export function binary(res: any, cb: (err: Error | null, body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('error', (err: Error) => cb(err, Buffer.concat(chunks)));
+  res.on('end', () => cb(null, Buffer.concat(chunks)));
+}

@@ -6,9 +6,10 @@
 import request from 'supertest';
 import sharp from 'sharp';
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { newUid, parsePart10 } from '../../services/core/dicom/index.js';
+import { PostgresCaptureRepository } from '../../services/core/index/postgres-captures.js';
 import { jpegEntropyCodedData } from '../../services/core/photo/index.js';
 import { postCapture, waitForCapture, waitForQa } from '../helpers/capture.js';
 import { multipartBody, splitMultipart, startTestServer, type TestServer } from '../helpers/server.js';
@@ -52,6 +53,10 @@ describe('photographs in', () => {
     admin = await srv.token('admin');
   });
   afterAll(async () => { await srv?.destroy(); });
+
+  /** Files (not directories) under the originals' prefix. */
+  const uploads = async () => (await readdir(path.join(srv.config.dataDir, 'objects', 'uploads'), { recursive: true, withFileTypes: true })
+    .catch(() => [])).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)).sort();
 
   const get = (url: string, token = clinician, accept?: string) => {
     let r = request(url.replace(srv.config.publicBaseUrl, srv.url)).get('').set('Authorization', `Bearer ${token}`);
@@ -204,6 +209,26 @@ describe('photographs in', () => {
       expect(rows).toEqual([{ level: 'teaching', status: 'given', consented_by: 'A Nurse', recorded_by: 'photographer-7' }]);
     });
 
+    it('finds the consent entered with a capture by the capture (its latest record), without the study history', async () => {
+      const repo = new PostgresCaptureRepository(srv.runtime.pool);
+      expect(await repo.consentForCapture(status.id)).toEqual({
+        studyInstanceUID: status.studyInstanceUID, level: 'teaching', status: 'given', consentedBy: 'A Nurse',
+        consentedAt: new Date('2026-11-24T09:00:00Z'), recordedBy: 'photographer-7', recordedAt: expect.any(Date), captureId: status.id,
+      });
+      // A later record for the capture wins; records of the study without a capture are not its.
+      const { rows: added } = await srv.runtime.pool.query(
+        `INSERT INTO consent_records (study_uid, patient_id, issuer, level, status, consented_by, consented_at, recorded_by, capture_id)
+         VALUES ($1, 'P', 'I', 'record', 'withdrawn', 'A Nurse', now(), 'admin-1', $2), ($1, 'P', 'I', 'publication', 'given', 'X', now(), 'admin-1', NULL)
+         RETURNING id`, [status.studyInstanceUID, status.id]);
+      try {
+        expect(await repo.consentForCapture(status.id)).toEqual(expect.objectContaining({ level: 'record', status: 'withdrawn', captureId: status.id }));
+      } finally {
+        await srv.runtime.pool.query('DELETE FROM consent_records WHERE id = ANY($1)', [added.map((r) => r.id)]);
+      }
+      expect(await repo.consentForCapture('00000000-0000-4000-8000-000000000000')).toBeUndefined();
+      expect(await repo.consentForCapture('not-a-capture-id')).toBeUndefined();
+    });
+
     it('keeps the original upload unchanged, for admins only', async () => {
       const f = file('rotated.jpg');
       await get(`${srv.url}/api/captures/${status.id}/files/${f.index}/original`, photographer).expect(403);
@@ -287,9 +312,6 @@ describe('photographs in', () => {
   });
 
   describe('bad input gets a clear error and loses nothing', () => {
-    /** Files (not directories) under the originals' prefix. */
-    const uploads = async () => (await readdir(path.join(srv.config.dataDir, 'objects', 'uploads'), { recursive: true, withFileTypes: true })
-      .catch(() => [])).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)).sort();
     const captureCount = async () => Number((await srv.runtime.pool.query('SELECT count(*) FROM captures')).rows[0].count);
 
     it.each([
@@ -303,6 +325,15 @@ describe('photographs in', () => {
       expect(res.body.code).toBe('INVALID_METADATA');
       expect(res.body.errors.map((e: any) => e.path).join(' ')).toContain(pointer);
       expect(JSON.stringify(res.body)).not.toContain('9434765910');
+      expect([await uploads(), await captureCount()]).toEqual(before);
+    });
+
+    it('refuses a metadata part over 1 MiB with 413 before storing anything', async () => {
+      const before = [await uploads(), await captureCount()];
+      const res = await postCapture(srv.url, photographer, metadata([FOREARM], { clinicalNote: 'x'.repeat(1024 * 1024) }),
+        [{ fileName: 'a.jpg', bytes: await makeCameraJpeg() }]).expect(413);
+      expect(res.body.code).toBe('PAYLOAD_TOO_LARGE');
+      expect(res.body.detail).toMatch(/"metadata" part/);
       expect([await uploads(), await captureCount()]).toEqual(before);
     });
 
@@ -472,6 +503,34 @@ describe('photographs in', () => {
       const cut = await stowJson([dataset({ '00080018': v('UI', failedSop) })], image(jpeg.subarray(0, Math.floor(jpeg.length * 0.7)))).expect(409);
       expect(jsonValue(cut.body['00081198'].Value[0], '00081197')).toBe(0xc000);
       await stowJson([dataset({ '00080018': v('UI', failedSop) })], image(jpeg)).expect(200);
+    });
+
+    it('refuses a second image part at the same location (0xC000), using the first and keeping nothing of the second', async () => {
+      const location = 'http://station.example/photos/1.jpg';
+      const first = await makeCameraJpeg({ width: 320, height: 240 });
+      const second = await makeCameraJpeg({ width: 96 });
+      const before = await uploads();
+      const res = await stowJson([dataset()], [{ location, type: 'image/jpeg', bytes: first }, { location, type: 'image/jpeg', bytes: second }]).expect(202);
+      const failed = (res.body['00081198'].Value as any[]).map((f) => [jsonValue(f, '00081197'), jsonValue(f, '00000902')]);
+      expect(failed).toEqual([[0xc000, 'two bulk data parts share this location']]);
+      const stored = jsonValue(res.body['00081199'].Value[0], '00081190') as string;
+      const { frame } = await decodeVlPhoto(await instanceBytes(stored));
+      expect(jpegEntropyCodedData(frame).equals(jpegEntropyCodedData(first))).toBe(true);
+      // The one original kept is the first part's, under the stored instance's capture.
+      const added = (await uploads()).filter((f) => !before.includes(f));
+      expect(added).toHaveLength(1);
+      expect((await readFile(added[0])).equals(first)).toBe(true);
+    });
+
+    it('refuses a part with a malformed Content-Type as that part\'s failure (0xC000), storing the others', async () => {
+      const location = 'http://station.example/photos/1.jpg';
+      const jpeg = await makeCameraJpeg();
+      const res = await stowJson([dataset()], [
+        { location, type: 'image/jpeg', bytes: jpeg }, { location: 'http://station.example/photos/2.jpg', type: 'image/jpeg; =', bytes: jpeg },
+      ]).expect(202);
+      const failed = (res.body['00081198'].Value as any[]).map((f) => [jsonValue(f, '00081197'), jsonValue(f, '00000902')]);
+      expect(failed).toEqual([[0xc000, expect.stringMatching(/malformed Content-Type/)]]);
+      expect(res.body['00081199'].Value).toHaveLength(1);
     });
 
     it('answers 409 when nothing could be stored (a PNG bomb as bulk data)', async () => {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import request from 'supertest';
 import { freePort } from '../helpers/net.js';
+import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -24,10 +25,10 @@ describe('lucida CLI', () => {
     let out = '';
     child.stdout.on('data', (c) => { out += c; });
     child.stderr.on('data', (c) => { out += c; });
-    const deadline = Date.now() + 60_000;
-    while (!out.includes('DICOMweb base URL') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => out, (o) => o.includes('DICOMweb base URL') || child.exitCode !== null, { timeoutMs: 60_000 });
     expect(out).toContain(`http://localhost:${port}/dicomweb`);
     expect(out).toContain('npm run token');
+    expect(child.exitCode).toBeNull(); // still serving
 
     const { stdout: token } = await run(process.execPath, ['--import', 'tsx', 'services/cli.ts', 'token', '--role', 'clinician'], { env });
     const base = `http://127.0.0.1:${port}`;

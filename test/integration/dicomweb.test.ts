@@ -170,6 +170,15 @@ describe('DICOMweb archive', () => {
       expect(rawPart.body.length).toBe(96 * 64 * 3);
     });
 
+    it('takes multipart/* as multipart/related for frames, as for instances and bulk data', async () => {
+      const res = await request(srv.url).get(`/dicomweb/studies/${studyUID}/series/${seriesUID}/instances/${photoUID}/frames/1`)
+        .set('Authorization', `Bearer ${read}`).set('Accept', 'multipart/*').buffer(true).parse(binary).expect(200);
+      expect(res.headers['content-type']).toMatch(/^multipart\/related;/);
+      const [part] = splitMultipart(res.body, res.headers['content-type']);
+      expect(part.headers['content-type']).toBe(`application/octet-stream; transfer-syntax=${TS.ExplicitVRLittleEndian}`);
+      expect(part.body.length).toBe(96 * 64 * 3);
+    });
+
     it('answers 404 for a frame that does not exist', async () => {
       await request(srv.url).get(`/dicomweb/studies/${studyUID}/series/${seriesUID}/instances/${photoUID}/frames/2`)
         .set('Authorization', `Bearer ${read}`).set('Accept', 'multipart/related; type=application/octet-stream; transfer-syntax=*').expect(404);
@@ -242,6 +251,17 @@ describe('DICOMweb archive', () => {
         .buffer(true).parse(binary).expect(200);
       expect(img.headers['content-type']).toBe('image/jpeg');
       expect((await sharp(img.body).metadata()).width).toBe(96);
+      // Renderings are the WADO-RS ones: cached under the same names, served again from the cache.
+      const small = await request(srv.url).get(`/wado?${q}&contentType=image/png&rows=32`).set('Authorization', `Bearer ${read}`)
+        .buffer(true).parse(binary).expect(200);
+      expect(small.headers['content-type']).toBe('image/png');
+      expect(await sharp(small.body).metadata()).toMatchObject({ format: 'png', width: 48, height: 32 });
+      expect(await readdir(path.join(srv.config.dataDir, 'objects', 'derived', photoUID))).toContain('rendered-f1-q90-65535x32.png');
+      const again = await request(srv.url).get(`/wado?${q}&contentType=image/png&rows=32`).set('Authorization', `Bearer ${read}`)
+        .buffer(true).parse(binary).expect(200);
+      expect(again.body.equals(small.body)).toBe(true);
+      await request(srv.url).get(`/wado?requestType=WADO&studyUID=${studyUID}&seriesUID=${seriesUID}&objectUID=not-a-uid`)
+        .set('Authorization', `Bearer ${read}`).expect(400);
       await request(srv.url).get(`/wado?requestType=WADO&studyUID=${studyUID}&seriesUID=${seriesUID}&objectUID=1.2.3.4`)
         .set('Authorization', `Bearer ${read}`).expect(404);
     });
@@ -294,6 +314,20 @@ describe('DICOMweb archive', () => {
       expect(res.status).toBe(202);
       expect(res.body['00081199'].Value).toHaveLength(1);
       expect(tag(res.body['00081198'].Value[0], '00081197')).toBe(0xc000);
+    });
+
+    it('refuses a part with a malformed Content-Type as that part\'s failure (0xC000), storing the others', async () => {
+      const sop = newUid();
+      const good = await makeVlPhoto({ sopUID: sop, ...patient });
+      const res = await stow([
+        { contentType: 'application/dicom; =broken', body: Buffer.from('not read') },
+        { contentType: 'application/dicom', body: good },
+      ]);
+      expect(res.status).toBe(202);
+      expect(tag(res.body['00081199'].Value[0], '00081155')).toBe(sop);
+      const [failed] = res.body['00081198'].Value;
+      expect(tag(failed, '00081197')).toBe(0xc000);
+      expect(tag(failed, '00000902')).toMatch(/malformed Content-Type/);
     });
 
     it('answers 409 with a reason when every part fails (missing SOP Instance UID)', async () => {
@@ -354,6 +388,13 @@ describe('DICOMweb archive', () => {
       await request(srv.url).get('/dicomweb/studies/1.2.3.999').set('Authorization', `Bearer ${read}`).expect(404);
       await request(srv.url).get(`/dicomweb/studies/${studyUID}/series/1.2.3.999/metadata`).set('Authorization', `Bearer ${read}`).expect(404);
       await request(srv.url).get(`/dicomweb/studies/${studyUID}/series/${seriesUID}/instances/1.2.3/rendered`).set('Authorization', `Bearer ${read}`).expect(404);
+    });
+
+    it('answers 400 problem+json for a malformed percent-escape in the path', async () => {
+      const res = await request(srv.url).get('/dicomweb/studies/%E0%A4%A').set('Authorization', `Bearer ${read}`).expect(400);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(res.body).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
+      expect(JSON.stringify(res.body)).not.toContain('%E0');
     });
 
     it('answers 406 for an unsupported Accept', async () => {

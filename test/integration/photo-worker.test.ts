@@ -24,6 +24,7 @@ import type { ObjectStore } from '../../services/core/storage/object-store.js';
 import { convertCaptureFile } from '../../services/worker/convert-photo.js';
 import { startWorker, type Worker } from '../../services/worker/worker.js';
 import { makeCameraJpeg } from '../fixtures/photos.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** FsObjectStore whose instance writes fail while `failures` > 0 (or always when it is Infinity). */
 class FaultyStore implements ObjectStore {
@@ -93,15 +94,18 @@ describe('convert-photo on pg-boss', () => {
     return id;
   }
 
+  /** The capture once its file is stored or failed (or as it is after `timeoutMs`). */
   async function settled(id: string, timeoutMs = 20_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const c = (await captures.findCapture(id))!;
-      const f = c.files[0];
-      if (f.status === 'stored' || f.status === 'failed' || Date.now() > deadline) return { capture: c, file: f };
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const c = await waitFor(async () => (await captures.findCapture(id))!,
+      (cap) => cap.files[0].status === 'stored' || cap.files[0].status === 'failed', { timeoutMs });
+    return { capture: c, file: c.files[0] };
   }
+
+  /** States of every convert-photo job for the capture, once none is still to run (or after `timeoutMs`). */
+  const convertJobStates = (id: string, timeoutMs = 20_000) => waitFor(
+    async () => (await db.pool.query<{ state: string }>(
+      `SELECT state FROM pgboss.job WHERE name = $1 AND data->>'captureId' = $2 ORDER BY created_on, id`, [JOBS.convertPhoto, id])).rows.map((r) => r.state),
+    (states) => states.every((st) => st === 'completed' || st === 'failed'), { timeoutMs });
 
   const instancesOf = async (sop: string) =>
     (await db.pool.query('SELECT status FROM instances WHERE sop_uid = $1', [sop])).rows.map((r) => r.status);
@@ -124,12 +128,9 @@ describe('convert-photo on pg-boss', () => {
     }));
     // Nothing half-stored: no instance row, no pending row.
     expect(await instancesOf(file.sopInstanceUID)).toEqual([]);
-    const deadline = Date.now() + 10_000;
-    let dead: unknown[] = [];
-    while (dead.length === 0 && Date.now() < deadline) {
-      dead = (await db.pool.query(`SELECT data FROM pgboss.job WHERE name = $1 AND data->>'captureId' = $2`, [DEAD_LETTER.convertPhoto, id])).rows;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const dead = await waitFor(
+      async () => (await db.pool.query(`SELECT data FROM pgboss.job WHERE name = $1 AND data->>'captureId' = $2`, [DEAD_LETTER.convertPhoto, id])).rows,
+      (rows) => rows.length > 0);
     expect(dead).toEqual([{ data: { captureId: id, fileIndex: 0 } }]);
   });
 
@@ -140,6 +141,9 @@ describe('convert-photo on pg-boss', () => {
     await queue.send(JOBS.convertPhoto, { captureId: id, fileIndex: 0 });
     const { file } = await settled(id);
     expect(file.status).toBe('stored');
+    // The file is stored once the first job to run finishes: wait for all three (the one the capture
+    // sent and the two duplicates) to finish too, so a late duplicate cannot add an instance unseen.
+    expect(await convertJobStates(id)).toEqual(['completed', 'completed', 'completed']);
     // A worker that died after ingesting but before marking the file stored: the job runs again.
     await db.pool.query("UPDATE capture_files SET status = 'converting' WHERE capture_id = $1", [id]);
     await convertCaptureFile({ captures, ingest: { index, store, log, pendingTimeoutSeconds: 900 }, log, maxPixels: 1e8 },
@@ -168,12 +172,7 @@ describe('convert-photo on pg-boss', () => {
     await settled(id);
     await db.pool.query("UPDATE capture_files SET status = 'converting' WHERE capture_id = $1", [id]);
     await queue.send(DEAD_LETTER.convertPhoto as never, { captureId: id, fileIndex: 0 } as never);
-    const deadline = Date.now() + 10_000;
-    let f = (await captures.findCapture(id))!.files[0];
-    while (f.status === 'converting' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      f = (await captures.findCapture(id))!.files[0];
-    }
+    const f = await waitFor(async () => (await captures.findCapture(id))!.files[0], (file) => file.status !== 'converting');
     expect(f).toEqual(expect.objectContaining({ status: 'failed', failure: 'processing', reason: expect.stringMatching(/gave up/) }));
   });
 });

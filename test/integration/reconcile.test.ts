@@ -15,6 +15,7 @@ import { reconcilePending } from '../../services/worker/reconcile.js';
 import { startWorker } from '../../services/worker/worker.js';
 import { PgBossQueue } from '../../services/core/queue/pg-boss-queue.js';
 import { PostgresCaptureRepository } from '../../services/core/index/postgres-captures.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('reconciliation of abandoned stores', () => {
   let db: TestDatabase;
@@ -54,12 +55,39 @@ describe('reconciliation of abandoned stores', () => {
     const stale = await abandon(3600);
     const fresh = await abandon(5);
     const report = await reconcilePending({ pending: new PostgresPendingRows(db.pool), store, log, olderThanSeconds: 900 });
-    expect(report).toEqual({ examined: 1, objectsRemoved: 1, rowsRemoved: 1 });
+    expect(report).toEqual({ examined: 1, rowsRemoved: 1 });
     expect(await rowCount(stale.sop)).toBe(0);
     expect(await store.exists(stale.key)).toBeNull();
     expect(await rowCount(fresh.sop)).toBe(1);
     expect(await store.exists(fresh.key)).not.toBeNull();
     await db.pool.query('DELETE FROM instances WHERE sop_uid = $1', [fresh.sop]);
+  });
+
+  it('removes a stale pending row whose object was never written (a crash before phase 2)', async () => {
+    const stale = await abandon(3600);
+    await store.delete(stale.key);
+    const report = await reconcilePending({ pending: new PostgresPendingRows(db.pool), store, log, olderThanSeconds: 900 });
+    expect(report).toEqual({ examined: 1, rowsRemoved: 1 });
+    expect(await rowCount(stale.sop)).toBe(0);
+  });
+
+  it('leaves a row listed as stale that another request took over before it was deleted', async () => {
+    const stale = await abandon(3600);
+    const pending = new PostgresPendingRows(db.pool);
+    const [listed] = await pending.listStale(900, 10);
+    expect(listed).toEqual({ sopInstanceUID: stale.sop, objectKey: stale.key });
+    const takeover = `instances/1.2.3/4.5.6/${stale.sop}.takeover.dcm`;
+    expect(await index.replacePending({
+      sopInstanceUID: stale.sop, sopClassUID: '1.2.840.10008.5.1.4.1.1.7', studyInstanceUID: '1.2.3', seriesInstanceUID: '4.5.6',
+      transferSyntaxUID: '1.2.840.10008.1.2.1', objectKey: takeover, sizeBytes: 4, sha256: 'y',
+    }, stale.key)).toBe(true);
+    expect(await pending.deleteIfStillStale(listed, 900)).toBe(false);
+    // Even with the old key matching again, a fresh row is not stale.
+    await db.pool.query('UPDATE instances SET object_key = $2 WHERE sop_uid = $1', [stale.sop, stale.key]);
+    expect(await pending.deleteIfStillStale(listed, 900)).toBe(false);
+    expect(await rowCount(stale.sop)).toBe(1);
+    await db.pool.query('DELETE FROM instances WHERE sop_uid = $1', [stale.sop]);
+    await store.delete(stale.key);
   });
 
   it('lets a slow original attempt neither commit nor undo a row another request has taken over', async () => {
@@ -93,9 +121,7 @@ describe('reconciliation of abandoned stores', () => {
       ingest: { index, store, log, pendingTimeoutSeconds: 900, queue }, maxPixels: 1e8, concurrency: 1,
     });
     try {
-      const deadline = Date.now() + 20_000;
-      while (await rowCount(stale.sop) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-      expect(await rowCount(stale.sop)).toBe(0);
+      expect(await waitFor(() => rowCount(stale.sop), (n) => n === 0, { timeoutMs: 20_000, intervalMs: 200 })).toBe(0);
       expect(await store.exists(stale.key)).toBeNull();
       const { rows } = await db.pool.query(
         "SELECT state FROM pgboss.job WHERE name = 'reconcile-pending' ORDER BY created_on DESC LIMIT 1");

@@ -1,14 +1,7 @@
-import { LucidaError } from '../../core/errors.js';
-import { formatMediaType, isToken, isValidBoundary, mediaRangeMatches, parseAccept, parseMediaType } from './media-type.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof LucidaError ? err.code : `not a LucidaError: ${String(err)}`;
-  }
-  return undefined;
-}
+import { expectLucidaError } from '../../../test/helpers/errors.js';
+import {
+  formatMediaType, HeaderSyntaxError, isToken, isValidBoundary, mediaRangeMatches, parseAccept, parseMediaType, parseTokenAndParameters,
+} from './media-type.js';
 
 describe('parseMediaType', () => {
   it('parses a plain type', () => {
@@ -72,18 +65,13 @@ describe('parseMediaType', () => {
     ['*/*'],
     ['image/*'],
   ])('rejects %j with UNSUPPORTED_MEDIA_TYPE', (header) => {
-    expect(codeOf(() => parseMediaType(header))).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expectLucidaError('UNSUPPORTED_MEDIA_TYPE', () => parseMediaType(header));
   });
 
   it('says what is wrong, without echoing an unbounded header', () => {
-    try {
-      parseMediaType(`x/${'y'.repeat(500)} z`);
-      throw new Error('did not throw');
-    } catch (err) {
-      expect(err).toBeInstanceOf(LucidaError);
-      expect((err as LucidaError).status).toBe(415);
-      expect((err as Error).message.length).toBeLessThan(200);
-    }
+    const err = expectLucidaError('UNSUPPORTED_MEDIA_TYPE', () => parseMediaType(`x/${'y'.repeat(500)} z`));
+    expect(err.status).toBe(415);
+    expect(err.message.length).toBeLessThan(200);
   });
 });
 
@@ -203,5 +191,25 @@ describe('isToken / isValidBoundary', () => {
   it('accepts RFC 2046 boundaries: 1 to 70 bchars, not ending in a space', () => {
     for (const b of ['x', 'x'.repeat(70), 'DICOM DATA BOUNDARY', "'()+_,-./:=?"]) expect(isValidBoundary(b)).toBe(true);
     for (const b of ['', 'x'.repeat(71), 'trailing ', 'star*', 'caf\u00e9', 'a;b']) expect(isValidBoundary(b)).toBe(false);
+  });
+});
+
+describe('parseTokenAndParameters', () => {
+  it('parses a token and its parameters by the media type rules (e.g. Content-Disposition)', () => {
+    expect(parseTokenAndParameters('Form-Data; Name="files"; filename="a \\"b\\"; c.jpg" ;; ')).toEqual({
+      token: 'form-data', params: { name: 'files', filename: 'a "b"; c.jpg' },
+    });
+    expect(parseTokenAndParameters('inline')).toEqual({ token: 'inline', params: {} });
+  });
+
+  it.each([
+    [''],
+    ['form-data name=a'],
+    ['form-data; name'],
+    ['form-data; name="a'],
+    ['form-data; a=1; A=2'],
+    ['@; a=1'],
+  ])('throws HeaderSyntaxError for %j', (header) => {
+    expect(() => parseTokenAndParameters(header)).toThrow(HeaderSyntaxError);
   });
 });

@@ -49,75 +49,108 @@ const isQuotable = (c: number): boolean => c === 0x09 || (c >= 0x20 && c <= 0x7e
 // unquoted (and viewers send it so), and unquoted boundaries with "=" or ":" are common.
 const isBareValueChar = (c: number): boolean => c > 0x20 && c < 0x7f && c !== 0x22 && c !== 0x3b && c !== 0x2c && c !== 0x5c;
 
-class SyntaxProblem extends Error {}
+/** A header value that does not follow its grammar; callers map it to their own error code. */
+export class HeaderSyntaxError extends Error {}
+
+/** Scans RFC 9110 header grammar in `s` from offset `i`; each method advances `i` or throws HeaderSyntaxError. */
+class HeaderScanner {
+  constructor(readonly s: string, public i = 0) {}
+
+  skipOws(): void {
+    while (this.i < this.s.length && isOws(this.s.charCodeAt(this.i))) this.i++;
+  }
+
+  token(what: string): string {
+    const start = this.i;
+    while (this.i < this.s.length && isTchar(this.s.charCodeAt(this.i))) this.i++;
+    if (this.i === start) throw new HeaderSyntaxError(`expected ${what} at offset ${start}`);
+    return this.s.slice(start, this.i);
+  }
+
+  /**
+   * The rest of `s` as `*(OWS ";" OWS [name "=" value])` (RFC 9110 §5.6.6): names lower-case,
+   * values unquoted. An empty parameter is allowed by the grammar; a repeated name is not.
+   */
+  parameters(): Record<string, string> {
+    const { s } = this;
+    const n = s.length;
+    const params: Record<string, string> = {};
+    for (;;) {
+      this.skipOws();
+      if (this.i >= n) break;
+      if (s[this.i] !== ';') throw new HeaderSyntaxError(`expected ";" at offset ${this.i}`);
+      this.i++;
+      this.skipOws();
+      if (this.i >= n || s[this.i] === ';') continue;
+      const name = this.token('a parameter name').toLowerCase();
+      this.skipOws();
+      if (s[this.i] !== '=') throw new HeaderSyntaxError(`expected "=" after parameter "${name}"`);
+      this.i++;
+      this.skipOws();
+      const value = s[this.i] === '"' ? this.quotedString(name) : this.bareValue(name);
+      if (Object.hasOwn(params, name)) throw new HeaderSyntaxError(`parameter "${name}" appears twice`);
+      params[name] = value;
+    }
+    return params;
+  }
+
+  private quotedString(name: string): string {
+    const { s } = this;
+    this.i++;
+    let out = '';
+    for (;;) {
+      if (this.i >= s.length) throw new HeaderSyntaxError(`unterminated quoted value for "${name}"`);
+      const c = s.charCodeAt(this.i);
+      if (c === 0x22) { this.i++; return out; }
+      if (c === 0x5c) {
+        if (this.i + 1 >= s.length || !isQuotable(s.charCodeAt(this.i + 1))) throw new HeaderSyntaxError(`bad escape in value of "${name}"`);
+        out += s[this.i + 1];
+        this.i += 2;
+        continue;
+      }
+      if (!isQdtext(c)) throw new HeaderSyntaxError(`invalid character in value of "${name}"`);
+      out += s[this.i];
+      this.i++;
+    }
+  }
+
+  private bareValue(name: string): string {
+    const start = this.i;
+    while (this.i < this.s.length && isBareValueChar(this.s.charCodeAt(this.i))) this.i++;
+    if (this.i === start) throw new HeaderSyntaxError(`expected a value for "${name}" at offset ${start}`);
+    return this.s.slice(start, this.i);
+  }
+}
 
 /**
  * Parses one media type (`type/subtype *(OWS ";" OWS [name=value])`) spanning all of `s`.
  * `wildcards` admits `*` ranges for Accept; a `*` type with a concrete subtype is never valid.
  */
 function parse(s: string, wildcards: boolean): MediaType {
-  let i = 0;
-  const n = s.length;
-  const skipOws = () => { while (i < n && isOws(s.charCodeAt(i))) i++; };
-  const token = (what: string): string => {
-    const start = i;
-    while (i < n && isTchar(s.charCodeAt(i))) i++;
-    if (i === start) throw new SyntaxProblem(`expected ${what} at offset ${start}`);
-    return s.slice(start, i);
-  };
-
-  skipOws();
-  const type = token('a type').toLowerCase();
-  if (s[i] !== '/') throw new SyntaxProblem(`expected "/" at offset ${i}`);
-  i++;
-  const subtype = token('a subtype').toLowerCase();
+  const scan = new HeaderScanner(s);
+  scan.skipOws();
+  const type = scan.token('a type').toLowerCase();
+  if (s[scan.i] !== '/') throw new HeaderSyntaxError(`expected "/" at offset ${scan.i}`);
+  scan.i++;
+  const subtype = scan.token('a subtype').toLowerCase();
   if (type === '*' || subtype === '*') {
-    if (!wildcards) throw new SyntaxProblem('wildcards are only meaningful in Accept');
-    if (type === '*' && subtype !== '*') throw new SyntaxProblem(`"*/${subtype}" is not a media range`);
+    if (!wildcards) throw new HeaderSyntaxError('wildcards are only meaningful in Accept');
+    if (type === '*' && subtype !== '*') throw new HeaderSyntaxError(`"*/${subtype}" is not a media range`);
   }
+  return { type, subtype, essence: `${type}/${subtype}`, params: scan.parameters() };
+}
 
-  const params: Record<string, string> = {};
-  for (;;) {
-    skipOws();
-    if (i >= n) break;
-    if (s[i] !== ';') throw new SyntaxProblem(`expected ";" at offset ${i}`);
-    i++;
-    skipOws();
-    if (i >= n || s[i] === ';') continue; // empty parameter: allowed by the grammar
-    const name = token('a parameter name').toLowerCase();
-    skipOws();
-    if (s[i] !== '=') throw new SyntaxProblem(`expected "=" after parameter "${name}"`);
-    i++;
-    skipOws();
-    let value: string;
-    if (s[i] === '"') {
-      i++;
-      let out = '';
-      for (;;) {
-        if (i >= n) throw new SyntaxProblem(`unterminated quoted value for "${name}"`);
-        const c = s.charCodeAt(i);
-        if (c === 0x22) { i++; break; }
-        if (c === 0x5c) {
-          if (i + 1 >= n || !isQuotable(s.charCodeAt(i + 1))) throw new SyntaxProblem(`bad escape in value of "${name}"`);
-          out += s[i + 1];
-          i += 2;
-          continue;
-        }
-        if (!isQdtext(c)) throw new SyntaxProblem(`invalid character in value of "${name}"`);
-        out += s[i];
-        i++;
-      }
-      value = out;
-    } else {
-      const start = i;
-      while (i < n && isBareValueChar(s.charCodeAt(i))) i++;
-      if (i === start) throw new SyntaxProblem(`expected a value for "${name}" at offset ${start}`);
-      value = s.slice(start, i);
-    }
-    if (Object.hasOwn(params, name)) throw new SyntaxProblem(`parameter "${name}" appears twice`);
-    params[name] = value;
-  }
-  return { type, subtype, essence: `${type}/${subtype}`, params };
+/**
+ * Parses a header value of the shape `token *(OWS ";" OWS [name "=" value])` (RFC 9110 §5.6.6),
+ * e.g. Content-Disposition (RFC 6266 §4.1), with the same rules as {@link parseMediaType}:
+ * names lower-case, values unquoted and unescaped with their case kept, a repeated name refused.
+ * @throws HeaderSyntaxError when `header` does not follow that grammar.
+ */
+export function parseTokenAndParameters(header: string): { token: string; params: Record<string, string> } {
+  const scan = new HeaderScanner(header);
+  scan.skipOws();
+  const token = scan.token('a token').toLowerCase();
+  return { token, params: scan.parameters() };
 }
 
 const excerpt = (s: string) => JSON.stringify(s.length > 100 ? `${s.slice(0, 100)}...` : s);
@@ -134,7 +167,7 @@ export function parseMediaType(header: string): MediaType {
   try {
     return parse(header, false);
   } catch (err) {
-    if (!(err instanceof SyntaxProblem)) throw err;
+    if (!(err instanceof HeaderSyntaxError)) throw err;
     throw new LucidaError('UNSUPPORTED_MEDIA_TYPE', `invalid media type ${excerpt(header)}: ${err.message}`);
   }
 }
@@ -184,7 +217,7 @@ export function parseAccept(header: string | undefined): MediaRange[] {
     try {
       mt = parse(/^\*\s*(;|$)/.test(element) ? `*/${element}` : element, true);
     } catch (err) {
-      if (err instanceof SyntaxProblem) continue;
+      if (err instanceof HeaderSyntaxError) continue;
       throw err;
     }
     let q = 1;

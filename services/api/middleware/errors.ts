@@ -6,7 +6,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ERRORS, LucidaError, isLucidaError } from '../../core/errors.js';
 
-export function sendProblem(res: import('express').Response, err: LucidaError, requestId?: string): void {
+function sendProblem(res: import('express').Response, err: LucidaError, requestId?: string): void {
   if (res.headersSent) {
     // Too late for a status: cut the connection so the client sees a truncated body, not a "success".
     res.destroy(err);
@@ -25,19 +25,33 @@ export function sendProblem(res: import('express').Response, err: LucidaError, r
     }));
 }
 
-/** Maps body-parser / HTTP errors that carry a status (e.g. express.json's 400/413) into the catalogue. */
-function fromHttpError(err: { status?: number; statusCode?: number; type?: string; message?: string }): LucidaError | undefined {
-  const status = err.status ?? err.statusCode;
+/**
+ * Errors raised by Express itself with a 4xx status (no body parser is mounted; e.g. the router's
+ * URIError, status 400, for a malformed percent-escape in the path): the client's mistake, not ours.
+ */
+function fromHttpError(err: { status?: unknown; statusCode?: unknown } | null | undefined): LucidaError | undefined {
+  const status = typeof err?.status === 'number' ? err.status : err?.statusCode;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
   if (status === 413) return new LucidaError('PAYLOAD_TOO_LARGE', 'request body too large');
-  if (status === 415) return new LucidaError('UNSUPPORTED_MEDIA_TYPE', 'unsupported request body encoding');
-  if (status === 400 && err.type) return new LucidaError('BAD_REQUEST', 'the request body could not be parsed');
-  return undefined;
+  // The message is not echoed: it may quote the raw request.
+  return new LucidaError('BAD_REQUEST', err instanceof URIError ? 'the URL has a malformed percent-encoded sequence' : 'the request could not be understood');
 }
 
-/** The request stream failed because the client closed the connection: the client's doing, not ours. */
-function clientWentAway(req: import('express').Request, err: { code?: string; message?: string }): LucidaError | undefined {
-  if (req.complete || !(err?.code === 'ECONNRESET' || err?.message === 'aborted')) return undefined;
-  return new LucidaError('CLIENT_DISCONNECTED', 'the connection closed before the request body was complete');
+/**
+ * The client closed the connection, the client's doing, not ours: mid-request (the request stream
+ * failed), or under a response being streamed to it (closed, not destroyed by a failing source: then
+ * it would carry that error). A client that has every byte of a Content-Length body may close at
+ * once, before the source stream has even signalled its end to the pipeline.
+ */
+function clientWentAway(req: import('express').Request, res: import('express').Response,
+  err: { code?: string; message?: string }): LucidaError | undefined {
+  if (!req.complete && (err?.code === 'ECONNRESET' || err?.message === 'aborted')) {
+    return new LucidaError('CLIENT_DISCONNECTED', 'the connection closed before the request body was complete');
+  }
+  if (err?.code === 'ERR_STREAM_PREMATURE_CLOSE' && res.headersSent && !res.writableFinished && !res.errored) {
+    return new LucidaError('CLIENT_DISCONNECTED', 'the connection closed before the response was complete');
+  }
+  return undefined;
 }
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
@@ -45,7 +59,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   // Answering before the request body was read (e.g. 413 mid-STOW): the rest of the body would be
   // read as the next request on this connection, so the connection ends with this response.
   if (!req.complete && !res.headersSent) res.setHeader('Connection', 'close');
-  const known = isLucidaError(err) ? err : (clientWentAway(req, err) ?? fromHttpError(err));
+  const known = isLucidaError(err) ? err : (clientWentAway(req, res, err) ?? fromHttpError(err));
   if (known) {
     if (known.status >= 500) req.log?.error({ err }, 'request failed');
     sendProblem(res, known, requestId);

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expectLucidaRejection, lucidaRejection, rejectionOf } from '../../../test/helpers/errors.js';
 import { readAll } from '../../core/storage/object-store.js';
 import { parseMediaType } from '../http/media-type.js';
-import { boundaryFromContentType, readMultipart, type MultipartLimits, type MultipartPart } from './related.js';
+import { boundaryFromContentType, partEssence, readMultipart, type MultipartLimits, type MultipartPart } from './related.js';
 
 const B = 'lucida-test-boundary';
 const LIMITS: MultipartLimits = { maxPartBytes: 1 << 20, maxParts: 100 };
@@ -553,5 +553,18 @@ describe('readMultipart: throughput', () => {
     expect(parts).toBe(counter.parts);
     expect(bytes).toBe(Array.from({ length: parts }, (_, i) => variants[i % 8].length).reduce((a, b) => a + b, 0));
     expect(bytes).toBeGreaterThan(19 * MB);
+  });
+});
+
+describe('partEssence', () => {
+  it('is the lower-case essence of the part Content-Type, or the fallback when there is none', () => {
+    expect(partEssence({ contentType: 'Application/DICOM; transfer-syntax=1.2.840.10008.1.2.1' }, 'x/y')).toBe('application/dicom');
+    expect(partEssence({}, 'application/dicom')).toBe('application/dicom');
+  });
+
+  it('is undefined for a malformed Content-Type, so that only that part is refused', () => {
+    for (const contentType of ['', 'application', 'application/dicom; =x', 'image/*', 'a/b, c/d']) {
+      expect(partEssence({ contentType }, 'application/dicom')).toBeUndefined();
+    }
   });
 });

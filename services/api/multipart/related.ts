@@ -9,7 +9,7 @@
  */
 import { Readable } from 'node:stream';
 import { LucidaError } from '../../core/errors.js';
-import { isToken, isValidBoundary, type MediaType } from '../http/media-type.js';
+import { isToken, isValidBoundary, parseMediaType, type MediaType } from '../http/media-type.js';
 
 /** One body part. Its bytes must be read (or discarded) before the next part can be parsed. */
 export interface MultipartPart {
@@ -52,6 +52,20 @@ export function boundaryFromContentType(ct: MediaType): string {
   const boundary = ct.params.boundary;
   if (boundary === undefined) throw malformed(`${ct.essence} without a boundary parameter`);
   return checkBoundary(boundary);
+}
+
+/**
+ * The essence of a part's Content-Type (lower-case), `fallback` when the part has none, or
+ * undefined when it is malformed: the caller refuses that part, not the whole body.
+ */
+export function partEssence(part: Pick<MultipartPart, 'contentType'>, fallback: string): string | undefined {
+  if (part.contentType === undefined) return fallback;
+  try {
+    return parseMediaType(part.contentType).essence;
+  } catch (err) {
+    if (err instanceof LucidaError && err.code === 'UNSUPPORTED_MEDIA_TYPE') return undefined;
+    throw err;
+  }
 }
 
 const CR = 0x0d;

@@ -21,14 +21,16 @@ import type { Principal } from '../../core/auth/principal.js';
 import { parseCaptureMetadata } from '../../core/capture/index.js';
 import type { Config } from '../../core/config.js';
 import { LucidaError, type ErrorCode } from '../../core/errors.js';
+import { sha256Hex } from '../../core/hash.js';
 import type { JobQueue } from '../../core/queue/jobs.js';
 import { readAll, type ObjectStore } from '../../core/storage/object-store.js';
 import { parseFormDisposition } from '../http/content-disposition.js';
+import { readJsonPart } from '../http/json-part.js';
 import { limitBody } from '../http/limit-body.js';
 import { parseMediaType } from '../http/media-type.js';
 import { allow } from '../middleware/auth.js';
 import { boundaryFromContentType, readMultipart } from '../multipart/related.js';
-import type { DicomwebUrls } from '../urls.js';
+import type { PublicUrls } from '../urls.js';
 
 export interface CaptureRouteDeps {
   captures: CaptureRepository;
@@ -36,7 +38,7 @@ export interface CaptureRouteDeps {
   queue: JobQueue;
   log: Logger;
   config: Config;
-  urls: DicomwebUrls;
+  urls: PublicUrls;
 }
 
 const METADATA_MAX_BYTES = 1024 * 1024;
@@ -58,6 +60,7 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
     const { maxFileBytes, maxFiles } = deps.config.photos;
     const captureId = newCaptureId();
     const uploads: UploadedPhoto[] = [];
+    const fileNames = new Set<string>();
     const fingerprint = createHash('sha256');
     let metadata: unknown;
     let result: SubmitResult;
@@ -67,20 +70,26 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
       for await (const part of parts) {
         const { name, filename } = parseFormDisposition(part.headers['content-disposition']);
         if (filename !== undefined) {
-          if (uploads.some((u) => u.fileName === filename)) throw new LucidaError('BAD_REQUEST', `two files are named "${filename}": file names must be unique in a capture`);
-          const bytes = await readAll(part.body);
-          const file = { fileIndex: uploads.length, fileName: filename, contentType: part.contentType, bytes };
-          const upload = earlier ? { ...file, sizeBytes: bytes.length, sha256: sha256(bytes) } : await receivePhoto(serviceDeps, captureId, file);
-          uploads.push({ ...upload, bytes: undefined } as UploadedPhoto);
-          fingerprint.update(`file\0${filename}\0${upload.sha256}\0`);
+          if (fileNames.has(filename)) throw new LucidaError('BAD_REQUEST', `two files are named "${filename}": file names must be unique in a capture`);
+          fileNames.add(filename);
+          let sha256: string;
+          if (earlier) {
+            // Only compared with the first request's fingerprint, never stored: hashed as it streams past.
+            sha256 = await sha256Hex(part.body);
+          } else {
+            const upload = await receivePhoto(serviceDeps, captureId,
+              { fileIndex: uploads.length, fileName: filename, contentType: part.contentType, bytes: await readAll(part.body) });
+            uploads.push(upload);
+            sha256 = upload.sha256;
+          }
+          fingerprint.update(`file\0${filename}\0${sha256}\0`);
         } else if (name === 'metadata') {
           if (metadata !== undefined) throw new LucidaError('BAD_REQUEST', 'more than one "metadata" part');
-          const text = await readAll(part.body);
-          if (text.length > METADATA_MAX_BYTES) throw new LucidaError('PAYLOAD_TOO_LARGE', 'the metadata part is over 1 MiB');
-          metadata = parseJson(text);
-          fingerprint.update(`metadata\0${sha256(text)}\0`);
+          const { value, bytes } = await readJsonPart(part.body, METADATA_MAX_BYTES, 'the "metadata" part', () =>
+            new LucidaError('INVALID_METADATA', 'the "metadata" part is not valid JSON', { errors: [{ path: '', message: 'not valid JSON' }] }));
+          metadata = value;
+          fingerprint.update(`metadata\0${sha256Hex(bytes)}\0`);
         } else {
-          part.body.resume();
           throw new LucidaError('BAD_REQUEST', `unexpected form field "${name}": send files and one "metadata" part`);
         }
       }
@@ -146,16 +155,6 @@ function readIdempotencyKey(req: Request): string | undefined {
   return value;
 }
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-function parseJson(bytes: Buffer): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new LucidaError('INVALID_METADATA', 'the "metadata" part is not valid JSON', { errors: [{ path: '', message: 'not valid JSON' }] });
-  }
-}
-
 async function findCapture(captures: CaptureRepository, id: string): Promise<CaptureRecord> {
   const capture = await captures.findCapture(id);
   if (!capture) throw new LucidaError('NOT_FOUND', 'no such capture');
@@ -180,14 +179,14 @@ async function sendStatus(deps: CaptureRouteDeps, res: Response, id: string, sta
     throw new LucidaError('NOT_FOUND', 'no such capture');
   }
   const consent = (await deps.captures.consentHistory(capture.studyInstanceUID)).filter((c) => c.captureId === capture.id).at(-1);
-  const location = `${deps.config.publicBaseUrl}/api/captures/${capture.id}`;
+  const location = deps.urls.capture(capture.id);
   if (replayed) res.setHeader('Idempotent-Replayed', 'true');
   res.status(status).setHeader('Location', location).setHeader('Cache-Control', 'no-store')
     .json(captureStatusDocument(capture, location, deps.urls, consent));
 }
 
 /** Overall state of a capture, from its files'. */
-export function overallStatus(capture: CaptureRecord): 'processing' | 'stored' | 'partial' | 'failed' {
+function overallStatus(capture: CaptureRecord): 'processing' | 'stored' | 'partial' | 'failed' {
   const s = capture.files.map((f) => f.status);
   if (s.some((x) => x === 'queued' || x === 'converting')) return 'processing';
   if (s.every((x) => x === 'stored')) return 'stored';
@@ -195,7 +194,7 @@ export function overallStatus(capture: CaptureRecord): 'processing' | 'stored' |
 }
 
 /** The status document: no demographics, only what the photographer needs to act on. */
-export function captureStatusDocument(capture: CaptureRecord, self: string, urls: DicomwebUrls,
+function captureStatusDocument(capture: CaptureRecord, self: string, urls: PublicUrls,
   consent?: { level: string; consentedBy: string; consentedAt: Date; recordedBy: string; recordedAt: Date }) {
   return {
     id: capture.id,

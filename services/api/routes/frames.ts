@@ -12,14 +12,14 @@ import { readObject, type ObjectStore } from '../../core/storage/object-store.js
 import { parseAccept, type MediaRange } from '../http/media-type.js';
 import { MultipartWriter } from '../multipart/writer.js';
 import { allow } from '../middleware/auth.js';
-import { negotiate } from '../http/negotiate.js';
-import { resolveTarget } from './retrieve-common.js';
+import { multipartType, negotiate } from '../http/negotiate.js';
+import { findTarget, isFrameNumber, parseTarget } from './retrieve-common.js';
 
 type FrameChoice = { multipart: boolean; partType: 'application/octet-stream' | 'image/jpeg'; uncompressed: boolean };
 
-export function parseFrameList(raw: string): number[] {
+function parseFrameList(raw: string): number[] {
   const frames = raw.split(',').map((s) => s.trim());
-  if (!frames.length || frames.some((f) => !/^[1-9]\d{0,8}$/.test(f))) {
+  if (frames.some((f) => !isFrameNumber(f))) {
     throw new LucidaError('BAD_REQUEST', 'frame list must be comma-separated frame numbers starting at 1');
   }
   return frames.map(Number);
@@ -29,7 +29,7 @@ export function frameRoutes(deps: { index: InstanceIndex; store: ObjectStore }):
   const router = Router();
   router.get('/studies/:study/series/:series/instances/:instance/frames/:frames', allow('read'), async (req: Request, res: Response) => {
     const frameNumbers = parseFrameList(req.params.frames as string);
-    const [inst] = await resolveTarget(deps.index, req);
+    const [inst] = await findTarget(deps.index, parseTarget(req.params));
     const stored = inst.transferSyntaxUID;
     const choice = negotiate(parseAccept(req.get('accept')), (r) => frameChoice(r, stored, frameNumbers.length), 'frames');
     // Read the instance once; every requested frame comes out of that one read.
@@ -56,8 +56,9 @@ export function frameRoutes(deps: { index: InstanceIndex; store: ObjectStore }):
 }
 
 function frameChoice(r: MediaRange, stored: string, count: number): FrameChoice | undefined {
-  const multipart = r.essence === 'multipart/related' || r.essence === '*/*';
-  const type = (multipart ? (r.params.type ?? 'application/octet-stream') : r.essence).toLowerCase();
+  const partType = multipartType(r, 'application/octet-stream');
+  const multipart = partType !== undefined;
+  const type = partType ?? r.essence;
   if (!multipart && count !== 1) return undefined;
   if (type === 'image/jpeg') {
     return stored === TS.JPEGBaseline8Bit ? { multipart, partType: 'image/jpeg', uncompressed: false } : undefined;

@@ -12,14 +12,14 @@ import { readObject, type ObjectStore } from '../../core/storage/object-store.js
 import { parseAccept, type MediaRange } from '../http/media-type.js';
 import { MultipartWriter } from '../multipart/writer.js';
 import { allow } from '../middleware/auth.js';
-import type { DicomwebUrls } from '../urls.js';
-import { negotiate, negotiateDicomJson } from '../http/negotiate.js';
-import { resolveTarget } from './retrieve-common.js';
+import type { PublicUrls } from '../urls.js';
+import { multipartType, negotiate, negotiateDicomJson } from '../http/negotiate.js';
+import { findTarget, parseTarget } from './retrieve-common.js';
 
-export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore; urls: DicomwebUrls }): Router {
+export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore; urls: PublicUrls }): Router {
   const router = Router();
   const metadata = async (req: Request, res: Response) => {
-    const instances = await resolveTarget(deps.index, req, { withMetadata: true });
+    const instances = await findTarget(deps.index, parseTarget(req.params), { withMetadata: true });
     res.status(200).type(negotiateDicomJson(req, 'metadata'));
     // Written instance by instance: a large study never becomes one big string.
     res.write('[');
@@ -34,7 +34,7 @@ export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore;
   router.get('/studies/:study/series/:series/instances/:instance/metadata', allow('read'), metadata);
 
   router.get('/studies/:study/series/:series/instances/:instance/bulkdata/*path', allow('read'), async (req, res) => {
-    const [inst] = await resolveTarget(deps.index, req);
+    const [inst] = await findTarget(deps.index, parseTarget(req.params));
     const elementPath = ([] as string[]).concat((req.params as any).path).join('/');
     if (!/^[0-9A-Fa-f]{8}(\/\d+\/[0-9A-Fa-f]{8})*$/.test(elementPath)) throw new LucidaError('NOT_FOUND', 'no such bulk data');
     const { data, transferSyntaxUID } = extractBulkData(await readObject(deps.store, inst.objectKey), elementPath.toUpperCase());
@@ -46,10 +46,9 @@ export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore;
       return transferSyntaxUID ? ts === '*' || ts === transferSyntaxUID : ts === undefined || ts === '*' || ts === TS.ExplicitVRLittleEndian;
     };
     const multipart = negotiate(parseAccept(req.get('accept')), (r) => {
-      if (r.essence === 'multipart/related' && (r.params.type ?? 'application/octet-stream').toLowerCase() === 'application/octet-stream') return syntaxOk(r) || undefined;
-      if (r.essence === 'application/octet-stream') return syntaxOk(r) ? false : undefined;
-      if (r.essence === '*/*' && !transferSyntaxUID) return true;
-      return undefined;
+      const asked = multipartType(r, 'application/octet-stream');
+      if (asked !== undefined) return asked === 'application/octet-stream' && syntaxOk(r) ? true : undefined;
+      return r.essence === 'application/octet-stream' && syntaxOk(r) ? false : undefined;
     }, 'bulk data');
     if (!multipart) {
       res.status(200).setHeader('Content-Type', partType);
@@ -66,7 +65,7 @@ export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore;
 }
 
 /** Copy of `json` with relative BulkDataURIs (element paths) prefixed by `base`. */
-export function absoluteBulkDataUris(json: DicomJson, base: string): DicomJson {
+function absoluteBulkDataUris(json: DicomJson, base: string): DicomJson {
   const out: DicomJson = {};
   for (const [tag, attr] of Object.entries(json)) {
     if (attr.BulkDataURI !== undefined && !/^[a-z]+:/i.test(attr.BulkDataURI)) {

@@ -3,26 +3,23 @@
  * (services/core/qido) before any SQL is written; the index runs it as one SQL query.
  */
 import { Router, type Request, type Response } from 'express';
-import { LucidaError } from '../../core/errors.js';
-import { isValidUid } from '../../core/dicom/index.js';
 import { parseQidoQuery, type QidoLevel } from '../../core/qido/query.js';
 import type { Config } from '../../core/config.js';
 import type { InstanceIndex } from '../../core/index/port.js';
 import { allow } from '../middleware/auth.js';
-import type { DicomwebUrls } from '../urls.js';
+import type { PublicUrls } from '../urls.js';
 import { negotiateDicomJson } from '../http/negotiate.js';
+import { parseTarget } from './retrieve-common.js';
 
-export function qidoRoutes(deps: { index: InstanceIndex; config: Config; urls: DicomwebUrls }): Router {
+export function qidoRoutes(deps: { index: InstanceIndex; config: Config; urls: PublicUrls }): Router {
   const router = Router();
   const search = (level: QidoLevel) => async (req: Request, res: Response) => {
-    const { study, series } = req.params as { study?: string; series?: string };
-    for (const uid of [study, series]) {
-      if (uid !== undefined && !isValidUid(uid)) throw new LucidaError('INVALID_UID', 'a UID in the URL is not a valid UID');
-    }
+    // /studies/{study}/series... search within the study (and series) the URL names.
+    const target = req.params.study === undefined ? undefined : parseTarget(req.params);
     const type = negotiateDicomJson(req, 'search results');
     const raw = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
     const query = parseQidoQuery(level, new URLSearchParams(raw),
-      { studyInstanceUID: study, seriesInstanceUID: series }, deps.config.qido);
+      { studyInstanceUID: target?.studyInstanceUID, seriesInstanceUID: target?.seriesInstanceUID }, deps.config.qido);
     const result = await deps.index.search(query, deps.urls.root);
     const warnings = [...result.warnings];
     // PS3.18 §8.3.4.4: tell the client when the result set was cut by limit.

@@ -1,34 +1,43 @@
 /**
- * Shared pieces of the WADO-RS services (PS3.18 §10.4): resolving the target resource, checking
- * UIDs, and transfer-syntax negotiation (§8.7.3.5).
+ * Shared pieces of the WADO-RS services (PS3.18 §10.4): parsing and finding the target resource,
+ * frame numbers, and transfer-syntax negotiation (§8.7.3.5).
  */
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { LucidaError } from '../../core/errors.js';
 import { canDecodeToNative, isValidUid, toExplicitVRLittleEndian, TS } from '../../core/dicom/index.js';
-import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
+import type { InstanceFilter, InstanceIndex, StoredInstance } from '../../core/index/port.js';
 import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
 
-export interface TargetParams { study: string; series?: string; instance?: string }
+/** The study, series or instance a WADO-RS URL (or a WADO-URI query) names, UIDs checked. */
+export type Target = InstanceFilter;
 
-/** Stored instances of the study/series/instance in the URL; 400 for a malformed UID, 404 when none. */
-export async function resolveTarget(index: InstanceIndex, req: Request<any>, opts?: { withMetadata?: boolean }): Promise<StoredInstance[]> {
-  const p = req.params as TargetParams;
-  for (const [name, uid] of Object.entries(p)) {
-    if (['study', 'series', 'instance'].includes(name) && uid !== undefined && !isValidUid(uid)) {
-      throw new LucidaError('INVALID_UID', `the ${name} UID in the URL is not a valid UID`);
-    }
+/**
+ * The target named by `study`, `series` and `instance` (route parameters, or a query's values);
+ * other members are ignored. 400 INVALID_UID for a malformed UID, BAD_REQUEST without a study.
+ */
+export function parseTarget(p: { study?: string; series?: string; instance?: string }): Target {
+  for (const name of ['study', 'series', 'instance'] as const) {
+    const uid = p[name];
+    if (uid !== undefined && !isValidUid(uid)) throw new LucidaError('INVALID_UID', `the ${name} UID in the URL is not a valid UID`);
   }
-  const found = await index.findInstances({
-    studyInstanceUID: p.study, seriesInstanceUID: p.series, sopInstanceUID: p.instance,
-  }, opts);
+  if (p.study === undefined) throw new LucidaError('BAD_REQUEST', 'no study UID given');
+  return { studyInstanceUID: p.study, seriesInstanceUID: p.series, sopInstanceUID: p.instance };
+}
+
+/** The stored instances of a target, in series then instance order; 404 when there are none. */
+export async function findTarget(index: InstanceIndex, target: Target, opts?: { withMetadata?: boolean }): Promise<StoredInstance[]> {
+  const found = await index.findInstances(target, opts);
   if (found.length === 0) {
-    const what = p.instance ? 'instance' : p.series ? 'series' : 'study';
+    const what = target.sopInstanceUID ? 'instance' : target.seriesInstanceUID ? 'series' : 'study';
     throw new LucidaError('NOT_FOUND', `no such ${what}`);
   }
   return found;
 }
+
+/** A frame number (PS3.18 §10.4.1.1.3: 1-based) in a URL; nine digits at most, so a safe integer. */
+export const isFrameNumber = (s: string): boolean => /^[1-9]\d{0,8}$/.test(s);
 
 /**
  * The transfer syntax to send an instance in for a requested `transfer-syntax` parameter:

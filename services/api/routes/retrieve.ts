@@ -6,18 +6,18 @@
 import { Router, type Request, type Response } from 'express';
 import type { ObjectStore } from '../../core/storage/object-store.js';
 import type { InstanceIndex, StoredInstance } from '../../core/index/port.js';
-import { mediaRangeMatches, parseAccept, type MediaRange } from '../http/media-type.js';
+import { parseAccept, type MediaRange } from '../http/media-type.js';
 import { MultipartWriter } from '../multipart/writer.js';
 import { allow } from '../middleware/auth.js';
-import { negotiate } from '../http/negotiate.js';
-import { deliverableSyntax, instanceIn, resolveTarget, sendInstance } from './retrieve-common.js';
+import { multipartType, negotiate } from '../http/negotiate.js';
+import { deliverableSyntax, findTarget, instanceIn, parseTarget, sendInstance } from './retrieve-common.js';
 
 interface Choice { multipart: boolean; syntaxes: string[] }
 
 export function retrieveRoutes(deps: { index: InstanceIndex; store: ObjectStore }): Router {
   const router = Router();
   const handler = async (req: Request, res: Response) => {
-    const instances = await resolveTarget(deps.index, req);
+    const instances = await findTarget(deps.index, parseTarget(req.params));
     const single = instances.length === 1 && Boolean(req.params.instance);
     const choice = negotiate(parseAccept(req.get('accept')), (range) => acceptable(range, instances, single), 'DICOM instances');
 
@@ -44,15 +44,13 @@ export function retrieveRoutes(deps: { index: InstanceIndex; store: ObjectStore 
 }
 
 function acceptable(range: MediaRange, instances: StoredInstance[], single: boolean): Choice | undefined {
+  const partType = multipartType(range, 'application/dicom');
   let multipart: boolean;
-  if (range.essence === 'multipart/related') {
-    const type = (range.params.type ?? 'application/dicom').toLowerCase();
-    if (type !== 'application/dicom') return undefined;
-    multipart = true;
+  if (partType !== undefined) {
+    if (partType !== 'application/dicom') return undefined;
+    multipart = true; // also for */*: the PS3.18 default representation
   } else if (range.essence === 'application/dicom' && single) {
     multipart = false;
-  } else if (mediaRangeMatches(range, 'multipart/related')) {
-    multipart = true; // */*: the PS3.18 default representation
   } else {
     return undefined;
   }

@@ -21,15 +21,22 @@ import type { DicomJson } from '../../core/dicom/json.types.js';
 import { SOP_CLASS } from '../../core/dicom/index.js';
 import { LucidaError, isLucidaError } from '../../core/errors.js';
 import { FailureReason, WarningReason, type IngestDeps, type IngestOutcome } from '../../core/ingest/ingest-instance.js';
+import type { JobQueue } from '../../core/queue/jobs.js';
 import { readAll } from '../../core/storage/object-store.js';
+import { readJsonPart } from '../http/json-part.js';
 import { limitBody } from '../http/limit-body.js';
-import { parseMediaType } from '../http/media-type.js';
-import { readMultipart } from '../multipart/related.js';
+import { partEssence, readMultipart } from '../multipart/related.js';
+import { capturePath } from '../urls.js';
 
 export interface StowPhotoDeps extends IngestDeps {
   captures: CaptureRepository;
   config: Config;
+  /** Where the `convert-photo` jobs go (and, for ingest, the `derive` jobs). */
+  queue: JobQueue;
 }
+
+/** What the capture service needs: these deps and the pixel limit. */
+type ServiceDeps = StowPhotoDeps & { maxPixels: number };
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/heic', 'image/heif', 'image/tiff']);
 const METADATA_MAX_BYTES = 16 * 1024 * 1024;
@@ -44,27 +51,30 @@ export async function storeMetadataAndBulkData(deps: StowPhotoDeps, req: Request
   const datasets: DicomJson[] = [];
   const bulk = new Map<string, Bulk>();
   const outcomes: (IngestOutcome | Waiting)[] = [];
-  const serviceDeps = { ...deps, queue: deps.queue!, maxPixels: deps.config.photos.maxPixels };
+  const serviceDeps: ServiceDeps = { ...deps, maxPixels: deps.config.photos.maxPixels };
   try {
     for await (const part of readMultipart(limitBody(req, maxRequestBytes), boundary, { maxPartBytes: deps.config.photos.maxFileBytes, maxParts })) {
-      const type = part.contentType ? parseMediaType(part.contentType).essence : 'application/dicom+json';
+      // A part refused here is not read: readMultipart discards it on the way to the next one.
+      const type = partEssence(part, 'application/dicom+json');
       if (type === 'application/dicom+json' || type === 'application/json') {
-        const text = await readAll(part.body);
-        if (text.length > METADATA_MAX_BYTES) throw new LucidaError('PAYLOAD_TOO_LARGE', 'a metadata part is over 16 MiB');
-        datasets.push(...parseDatasets(text));
-      } else if (IMAGE_TYPES.has(type)) {
+        const { value } = await readJsonPart(part.body, METADATA_MAX_BYTES, 'a metadata part',
+          () => new LucidaError('BAD_REQUEST', 'a metadata part is not valid JSON'));
+        datasets.push(...asDatasets(value));
+      } else if (type !== undefined && IMAGE_TYPES.has(type)) {
         const location = partLocation(part.headers);
         if (!location) {
-          part.body.resume();
           outcomes.push(failure(FailureReason.CannotUnderstand, `${type} part without Content-Location or Content-ID`));
-          continue;
+        } else if (bulk.has(location)) {
+          // A BulkDataURI names the first part at a location; a second one there is refused, unread.
+          outcomes.push(failure(FailureReason.CannotUnderstand, 'two bulk data parts share this location'));
+        } else {
+          const captureId = newCaptureId();
+          const upload = await receivePhoto(serviceDeps, captureId, { fileIndex: 0, fileName: location, contentType: type, bytes: await readAll(part.body) });
+          bulk.set(location, { ...upload, captureId, used: false });
         }
-        const captureId = newCaptureId();
-        const upload = await receivePhoto(serviceDeps, captureId, { fileIndex: 0, fileName: location, contentType: type, bytes: await readAll(part.body) });
-        bulk.set(location, { ...upload, captureId, used: false });
       } else {
-        part.body.resume();
-        outcomes.push(failure(FailureReason.CannotUnderstand, `part of type ${type} is not DICOM JSON or a supported image`));
+        outcomes.push(failure(FailureReason.CannotUnderstand,
+          type === undefined ? 'part with a malformed Content-Type' : `part of type ${type} is not DICOM JSON or a supported image`));
       }
     }
     if (datasets.length === 0 && outcomes.length === 0) throw new LucidaError('MALFORMED_MULTIPART', 'no DICOM JSON metadata part');
@@ -81,13 +91,8 @@ export async function storeMetadataAndBulkData(deps: StowPhotoDeps, req: Request
   return waitForConversions(deps, outcomes);
 }
 
-function parseDatasets(text: Buffer): DicomJson[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(text.toString('utf8'));
-  } catch {
-    throw new LucidaError('BAD_REQUEST', 'a metadata part is not valid JSON');
-  }
+/** The data sets of a metadata part: one DICOM JSON data set or an array of them. */
+function asDatasets(json: unknown): DicomJson[] {
   const list = Array.isArray(json) ? json : [json];
   if (!list.every((d) => d && typeof d === 'object' && !Array.isArray(d))) {
     throw new LucidaError('BAD_REQUEST', 'metadata must be a DICOM JSON data set or an array of them (PS3.18 F.2)');
@@ -105,7 +110,7 @@ function partLocation(headers: Record<string, string>): string | undefined {
 const failure = (reason: number, comment: string, ids: { sopInstanceUID?: string } = {}): IngestOutcome =>
   ({ status: 'failed', sopClassUID: SOP_CLASS.VLPhotographicImage, sopInstanceUID: ids.sopInstanceUID, reason, comment });
 
-async function submitDataset(deps: Parameters<typeof submitCapture>[0] & StowPhotoDeps, req: Request, ds: DicomJson,
+async function submitDataset(deps: ServiceDeps, req: Request, ds: DicomJson,
   bulk: Map<string, Bulk>, study?: string): Promise<IngestOutcome | Waiting> {
   let parsed;
   try {
@@ -171,7 +176,7 @@ async function waitForConversions(deps: StowPhotoDeps, items: (IngestOutcome | W
     if (open.length === 0 || Date.now() > deadline) {
       return items.map((w) => ('status' in w ? w : done.get(w) ?? failure(FailureReason.ProcessingFailure,
         // ErrorComment is 64 characters: the status URL's path is what the sender needs.
-        `pending: /api/captures/${w.captureId}`, w)));
+        `pending: ${capturePath(w.captureId)}`, w)));
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

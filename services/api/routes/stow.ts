@@ -5,41 +5,36 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { LucidaError } from '../../core/errors.js';
-import { isValidUid } from '../../core/dicom/index.js';
 import type { DicomJson } from '../../core/dicom/json.types.js';
 import { TAG } from '../../core/dicom/dictionary.js';
 import { ingestInstance, FailureReason, type IngestDeps, type IngestOutcome } from '../../core/ingest/ingest-instance.js';
 import { readAll } from '../../core/storage/object-store.js';
 import { parseMediaType } from '../http/media-type.js';
-import { negotiateDicomJson } from '../http/negotiate.js';
-import { boundaryFromContentType, readMultipart } from '../multipart/related.js';
+import { multipartType, negotiateDicomJson } from '../http/negotiate.js';
+import { boundaryFromContentType, partEssence, readMultipart } from '../multipart/related.js';
 import { limitBody } from '../http/limit-body.js';
 import { storeMetadataAndBulkData, type StowPhotoDeps } from './stow-photo.js';
 import { allow } from '../middleware/auth.js';
-import type { DicomwebUrls } from '../urls.js';
+import type { PublicUrls } from '../urls.js';
+import { parseTarget } from './retrieve-common.js';
 
-export function stowRoutes(deps: StowPhotoDeps & { urls: DicomwebUrls }): Router {
+export function stowRoutes(deps: StowPhotoDeps & { urls: PublicUrls }): Router {
   const router = Router();
   const handler = async (req: Request<{ study?: string }>, res: Response) => {
-    const study = req.params.study;
-    if (study !== undefined && !isValidUid(study)) throw new LucidaError('INVALID_UID', 'the study UID in the URL is not a valid UID');
+    const study = req.params.study === undefined ? undefined : parseTarget(req.params).studyInstanceUID;
     const responseType = negotiateDicomJson(req, 'STOW-RS responses');
 
     const ct = parseMediaType(req.get('content-type') ?? '');
-    if (ct.essence !== 'multipart/related') {
+    const partType = multipartType(ct, 'application/dicom');
+    if (partType === undefined) {
       throw new LucidaError('UNSUPPORTED_MEDIA_TYPE', 'STOW-RS takes multipart/related; type="application/dicom"');
     }
-    const partType = (ct.params.type ?? 'application/dicom').toLowerCase();
     if (partType !== 'application/dicom' && partType !== 'application/dicom+json') {
       throw new LucidaError('UNSUPPORTED_MEDIA_TYPE',
         `multipart/related type "${partType}" is not supported; use application/dicom, or application/dicom+json with image bulk data`);
     }
     const boundary = boundaryFromContentType(ct);
     const { maxRequestBytes, maxPartBytes, maxParts } = deps.config.stow;
-    const declared = Number(req.get('content-length'));
-    if (Number.isFinite(declared) && declared > maxRequestBytes) {
-      throw new LucidaError('PAYLOAD_TOO_LARGE', `request body over ${maxRequestBytes} bytes`);
-    }
     if (partType === 'application/dicom+json') {
       const outcomes = await storeMetadataAndBulkData(deps, req, boundary, study);
       return respond(req, res, outcomes, responseType, study);
@@ -54,10 +49,13 @@ export function stowRoutes(deps: StowPhotoDeps & { urls: DicomwebUrls }): Router
     const { ingestConcurrency, ingestWindowBytes } = deps.config.stow;
     try {
       for await (const part of readMultipart(limitBody(req, maxRequestBytes), boundary, { maxPartBytes, maxParts })) {
-        const type = part.contentType ? parseMediaType(part.contentType).essence : 'application/dicom';
+        const type = partEssence(part, 'application/dicom');
         if (type !== 'application/dicom') {
-          part.body.resume();
-          outcomes.push({ status: 'failed', reason: FailureReason.CannotUnderstand, comment: `part of type ${type} is not application/dicom` });
+          // Not read: readMultipart discards it on the way to the next part.
+          outcomes.push({
+            status: 'failed', reason: FailureReason.CannotUnderstand,
+            comment: type === undefined ? 'part with a malformed Content-Type' : `part of type ${type} is not application/dicom`,
+          });
           continue;
         }
         const bytes = await readAll(part.body);
@@ -121,7 +119,7 @@ const ERROR_COMMENT = '00000902';
 const lo = (v: string) => ({ vr: 'LO', Value: [v.slice(0, 64)] });
 
 /** Store Instances Response Module (PS3.18 §10.5.3, Table 10.5.3-3) as DICOM JSON. */
-function storeResponse(outcomes: IngestOutcome[], urls: DicomwebUrls, study: string | undefined, interrupted?: LucidaError): DicomJson {
+function storeResponse(outcomes: IngestOutcome[], urls: PublicUrls, study: string | undefined, interrupted?: LucidaError): DicomJson {
   const referenced: DicomJson[] = [];
   const failed: DicomJson[] = [];
   const studies = new Set<string>();

@@ -1,15 +1,17 @@
 /**
  * WADO-URI (PS3.18 §9): GET ?requestType=WADO&studyUID=&seriesUID=&objectUID=[&contentType=]
  * for older EPR integrations. application/dicom returns the object (transferSyntax honoured as in
- * WADO-RS); image/jpeg (the default for images, §9.1.2.1.?) and image/png return a rendering.
+ * WADO-RS); image/jpeg (the default for images) and image/png return a rendering, cached as
+ * WADO-RS renderings are (rendering.ts).
  */
 import { Router, type Request, type Response } from 'express';
 import { LucidaError } from '../../core/errors.js';
-import { isValidUid, renderFrame } from '../../core/dicom/index.js';
+import { STANDARD_RENDITIONS } from '../../core/dicom/renditions.js';
 import type { InstanceIndex } from '../../core/index/port.js';
-import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
+import type { ObjectStore } from '../../core/storage/object-store.js';
 import { allow } from '../middleware/auth.js';
-import { deliverableSyntax, sendInstance } from './retrieve-common.js';
+import { sendRendering } from './rendering.js';
+import { deliverableSyntax, findTarget, parseTarget, sendInstance } from './retrieve-common.js';
 
 export function wadoUriRoutes(deps: { index: InstanceIndex; store: ObjectStore }): Router {
   const router = Router();
@@ -20,17 +22,12 @@ export function wadoUriRoutes(deps: { index: InstanceIndex; store: ObjectStore }
       return v;
     };
     if (q('requestType') !== 'WADO') throw new LucidaError('BAD_REQUEST', 'requestType must be WADO');
-    const uids = { studyUID: q('studyUID'), seriesUID: q('seriesUID'), objectUID: q('objectUID') };
-    for (const [name, v] of Object.entries(uids)) {
+    const uids = { study: q('studyUID'), series: q('seriesUID'), instance: q('objectUID') };
+    for (const [name, v] of [['studyUID', uids.study], ['seriesUID', uids.series], ['objectUID', uids.instance]]) {
       if (!v) throw new LucidaError('BAD_REQUEST', `${name} is required`);
-      if (!isValidUid(v)) throw new LucidaError('INVALID_UID', `${name} is not a valid UID`);
     }
-    const [inst] = await deps.index.findInstances({
-      studyInstanceUID: uids.studyUID!, seriesInstanceUID: uids.seriesUID, sopInstanceUID: uids.objectUID,
-    });
-    if (!inst) throw new LucidaError('NOT_FOUND', 'no such object');
-    const isImage = inst.hasPixelData;
-    const contentType = (q('contentType') ?? (isImage ? 'image/jpeg' : 'application/dicom')).split(',')[0].trim().toLowerCase();
+    const [inst] = await findTarget(deps.index, parseTarget(uids));
+    const contentType = (q('contentType') ?? (inst.hasPixelData ? 'image/jpeg' : 'application/dicom')).split(',')[0].trim().toLowerCase();
 
     if (contentType === 'application/dicom') {
       const ts = deliverableSyntax(inst.transferSyntaxUID, q('transferSyntax') ?? '*');
@@ -42,7 +39,6 @@ export function wadoUriRoutes(deps: { index: InstanceIndex; store: ObjectStore }
     if (contentType !== 'image/jpeg' && contentType !== 'image/png') {
       throw new LucidaError('NOT_ACCEPTABLE', 'contentType must be application/dicom, image/jpeg or image/png');
     }
-    if (!isImage) throw new LucidaError('NOT_ACCEPTABLE', 'this object has no pixel data to render');
     const size = (name: string) => {
       const v = q(name);
       if (v === undefined) return undefined;
@@ -52,11 +48,9 @@ export function wadoUriRoutes(deps: { index: InstanceIndex; store: ObjectStore }
     const rows = size('rows');
     const columns = size('columns');
     const frame = size('frameNumber') ?? 1;
-    const quality = size('imageQuality') ?? 90;
+    const quality = size('imageQuality') ?? STANDARD_RENDITIONS.rendered.quality;
     const viewport = rows || columns ? { width: columns ?? 65535, height: rows ?? 65535 } : undefined;
-    const image = await renderFrame(await readObject(deps.store, inst.objectKey), frame,
-      { format: contentType === 'image/png' ? 'png' : 'jpeg', quality, viewport });
-    res.status(200).type(contentType).send(image);
+    await sendRendering(deps, inst, frame, { format: contentType === 'image/png' ? 'png' : 'jpeg', quality, viewport }, res);
   });
   return router;
 }

@@ -5,7 +5,11 @@ export type Role = (typeof ROLES)[number];
 export interface Principal {
   subject: string;
   roles: Role[];
-  /** Present on patient-context tokens (EPR launch): the PatientID the caller is limited to. */
+  /**
+   * Present on patient-context tokens (EPR launch): the PatientID the caller is meant to be limited
+   * to. Not enforced yet (issue: security): no route or query checks it, so such a token currently
+   * reaches every patient its roles allow.
+   */
   patientId?: string;
   clientId?: string;
 }

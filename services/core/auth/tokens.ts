@@ -44,7 +44,7 @@ export async function loadOrCreateLocalKey(dataDir: string): Promise<LocalKeyFil
   return JSON.parse(await readFile(file, 'utf8')) as LocalKeyFile;
 }
 
-export function principalFromClaims(claims: JWTPayload): Principal {
+function principalFromClaims(claims: JWTPayload): Principal {
   const raw = claims.roles ?? claims.role;
   const roles = (Array.isArray(raw) ? raw : [raw]).filter(isRole);
   if (!claims.sub) throw new LucidaError('INVALID_TOKEN', 'token has no subject');

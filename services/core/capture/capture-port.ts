@@ -135,7 +135,6 @@ export interface CaptureRepository {
   markFailed(captureId: string, fileIndex: number, reason: string, kind: FailureKind): Promise<void>;
   /** A transient failure: back to queued, with why, until the queue retries it. */
   markRetrying(captureId: string, fileIndex: number, reason: string): Promise<void>;
-  setInstanceQa(sopInstanceUID: string, qa: unknown): Promise<void>;
   /** Consent history of a study, oldest first (the last one is in force). */
   consentHistory(studyInstanceUID: string): Promise<ConsentRecord[]>;
 }

@@ -54,6 +54,9 @@ describe('the supported value sets (transcribed from PS3.16)', () => {
   });
 
   it('marks as facial only codes that exist in the tables', () => {
+    // An emptied list would pass the loops below vacuously (and stop flagging faces as recognisable).
+    expect(FACIAL_KEYS.sites.length).toBeGreaterThanOrEqual(80);
+    expect(FACIAL_KEYS.views.length).toBeGreaterThanOrEqual(1);
     for (const key of FACIAL_KEYS.sites) {
       const [scheme, code] = key.split(':');
       expect(findAnatomicSite(code, scheme)?.facial).toBe(true);
@@ -62,6 +65,10 @@ describe('the supported value sets (transcribed from PS3.16)', () => {
       const [scheme, code] = key.split(':');
       expect(findView(code, scheme)?.facial).toBe(true);
     }
+    // ...and nothing else is facial: the flagged rows are exactly the lists (no duplicates either).
+    const keysOf = (rows: readonly { scheme: string; code: string }[]) => rows.map((r) => `${r.scheme}:${r.code}`).sort();
+    expect(keysOf(ANATOMIC_SITES.filter((s) => s.facial))).toEqual([...FACIAL_KEYS.sites].sort());
+    expect(keysOf(VIEWS_SUPPORTED.filter((v) => v.facial))).toEqual([...FACIAL_KEYS.views].sort());
   });
 });
 

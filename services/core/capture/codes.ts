@@ -526,7 +526,11 @@ export function findView(code: string, scheme = 'SCT'): SupportedCode | undefine
   return VIEWS.get(key(scheme, code));
 }
 
-export type ImageLaterality = 'R' | 'L' | 'B' | 'U';
+/** The Enumerated Values of Image Laterality (0020,0062): right, left, both, unpaired (or not applicable). */
+export const IMAGE_LATERALITIES = ['R', 'L', 'B', 'U'] as const;
+export type ImageLaterality = (typeof IMAGE_LATERALITIES)[number];
+
+export const isImageLaterality = (v: unknown): v is ImageLaterality => (IMAGE_LATERALITIES as readonly unknown[]).includes(v);
 
 /**
  * CID 244 Laterality (which includes CID 247), for the sides Image Laterality (0020,0062) can name.

@@ -1,7 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { dciodvfy } from '../../../test/fixtures/dciodvfy.js';
 import { makeVlPhoto } from '../../../test/fixtures/dicom.js';
 import { itWithTools } from '../../../test/fixtures/tools.js';
 import type { DicomJson } from '../dicom/json.types.js';
@@ -171,23 +168,11 @@ describe('the two ways in yield equivalent instances', () => {
   });
 });
 
-/** dciodvfy's report on an instance (findings go to stderr; its exit status is ignored). */
-function dciodvfy(bytes: Buffer): string[] {
-  const dir = mkdtempSync(path.join(tmpdir(), 'lucida-capture-'));
-  try {
-    const file = path.join(dir, 'photo.dcm');
-    writeFileSync(file, bytes);
-    return execFileSync('sh', ['-c', 'dciodvfy "$1" 2>&1 || true', 'sh', file], { encoding: 'utf8' }).split('\n').map((l) => l.trim()).filter(Boolean);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 describe('the dataset in a VL Photographic Image', () => {
   itWithTools(['dciodvfy'], 'passes dciodvfy without errors or warnings, laterality modifier and NHS qualifiers included', async () => {
     const { capture, image } = captured({ ...FOREARM, groups: [{ bodySite: { code: '70559009' }, laterality: 'R' }] });
     const bytes = await makeVlPhoto({ extra: { ...photoContextDataset(capture, image, IDS), SpecificCharacterSet: 'ISO_IR 192' } });
-    expect(dciodvfy(bytes)).toEqual(['VLPhotographicImage']);
+    expect(dciodvfy(bytes).lines).toEqual(['VLPhotographicImage']);
     const m = parsePart10(bytes).metadata;
     expect(m['00082218'].Value?.[0]).toMatchObject({ '00082220': { vr: 'SQ' } });
   }, 30_000);
@@ -195,7 +180,7 @@ describe('the dataset in a VL Photographic Image', () => {
   itWithTools(['dciodvfy'], 'passes dciodvfy without errors with a View Code Sequence (older dciodvfy only warns that it predates it in the VL Image Module)', async () => {
     const { capture, image } = captured(FOREARM);
     const report = dciodvfy(await makeVlPhoto({ extra: photoContextDataset(capture, image, IDS) }));
-    expect(report[0]).toBe('VLPhotographicImage');
-    expect(report.filter((l) => l.startsWith('Error'))).toEqual([]);
+    expect(report.lines[0]).toBe('VLPhotographicImage');
+    expect(report.errors).toEqual([]);
   }, 30_000);
 });

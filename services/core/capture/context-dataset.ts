@@ -9,6 +9,7 @@
 import { LucidaError } from '../errors.js';
 import type { NaturalDataset } from '../photo/types.js';
 import { lateralityConcept } from './codes.js';
+import { MAX_VALUE_LENGTH } from './dicom-text.js';
 import { NHS_NUMBER_ISSUER_OID } from './nhs-number.js';
 import type { CaptureContext, CodedConcept, ImageContext, InstanceIds } from './types.js';
 
@@ -16,16 +17,6 @@ import type { CaptureContext, CodedConcept, ImageContext, InstanceIds } from './
 function codeItem(c: CodedConcept): NaturalDataset {
   return { CodeValue: c.code, CodingSchemeDesignator: c.scheme, CodeMeaning: c.meaning };
 }
-
-/** Largest value length of the text attributes written here (PS3.5 Table 6.2-1), checked on the way out. */
-const MAX_LENGTH: Record<string, number> = {
-  PatientName: 64, PatientID: 64, IssuerOfPatientID: 64, PatientBirthDate: 8, PatientSex: 16,
-  StudyDate: 8, StudyTime: 16, StudyID: 16, AccessionNumber: 16, StudyDescription: 64, ReferringPhysicianName: 64,
-  SeriesDescription: 64, ImageLaterality: 16, OperatorsName: 64, InstitutionName: 64,
-  InstitutionalDepartmentName: 64, StationName: 16, ImageComments: 10240,
-  StudyInstanceUID: 64, SeriesInstanceUID: 64, SOPInstanceUID: 64,
-  CodeValue: 16, CodingSchemeDesignator: 16, CodeMeaning: 64,
-};
 
 /**
  * The patient, study, series, instance and clinical attributes of one photograph, for the converter
@@ -98,7 +89,7 @@ export function photoContextDataset(capture: CaptureContext, image: ImageContext
 function checkLengths(ds: NaturalDataset): void {
   for (const [keyword, value] of Object.entries(ds)) {
     if (Array.isArray(value)) value.forEach((item) => checkLengths(item as NaturalDataset));
-    else if (typeof value === 'string' && value.length > (MAX_LENGTH[keyword] ?? Infinity)) {
+    else if (typeof value === 'string' && value.length > (MAX_VALUE_LENGTH[keyword] ?? Infinity)) {
       throw new LucidaError('INTERNAL', `${keyword} is longer than its value representation allows`);
     }
   }

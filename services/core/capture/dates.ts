@@ -1,23 +1,11 @@
-/** Calendar checks shared by both capture paths (DICOM DA is YYYYMMDD, PS3.5 Table 6.2-1). */
-
-/** True when year, month and day form a real calendar date (leap years included). */
-export function isCalendarDate(year: number, month: number, day: number): boolean {
-  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
-  const d = new Date(Date.UTC(year, month - 1, day));
-  return d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day;
-}
+/** Date handling of both capture paths (DICOM DA is YYYYMMDD, PS3.5 Table 6.2-1; checked by dicom/dates.ts). */
+import { isCalendarDate } from '../dicom/dates.js';
 
 /** "1980-02-29" → "19800229", or undefined when it is not a real YYYY-MM-DD date. */
 export function isoDateToDicom(iso: string): string | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
   if (!m || !isCalendarDate(Number(m[1]), Number(m[2]), Number(m[3]))) return undefined;
   return `${m[1]}${m[2]}${m[3]}`;
-}
-
-/** True when `da` is a DICOM DA value (YYYYMMDD) naming a real date. */
-export function isDicomDate(da: string): boolean {
-  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(da);
-  return !!m && isCalendarDate(Number(m[1]), Number(m[2]), Number(m[3]));
 }
 
 /**

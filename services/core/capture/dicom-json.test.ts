@@ -1,5 +1,5 @@
 import type { DicomJson } from '../dicom/json.types.js';
-import { LucidaError } from '../errors.js';
+import { metadataErrorsOf } from '../../../test/helpers/errors.js';
 import { parsePhotoDicomJson } from './dicom-json.js';
 
 const NOW = new Date('2026-11-24T12:00:00Z');
@@ -32,16 +32,8 @@ function photo(changes: Record<string, unknown> = {}): DicomJson {
 
 const parse = (ds: DicomJson) => parsePhotoDicomJson(ds, { now: NOW });
 
-function errorsOf(ds: DicomJson): { path: string; message: string }[] {
-  try {
-    parse(ds);
-    return [];
-  } catch (err) {
-    expect(err).toBeInstanceOf(LucidaError);
-    expect((err as LucidaError).code).toBe('INVALID_METADATA');
-    return (err as LucidaError).extra!.errors as { path: string; message: string }[];
-  }
-}
+/** The errors a data set is refused with ([] when it is accepted). */
+const errorsOf = (ds: DicomJson) => metadataErrorsOf(() => parse(ds));
 
 describe('parsePhotoDicomJson: mapping a client\'s data set', () => {
   it('maps patient, image and consent attributes to the normalised contexts, with the standard Code Meaning', () => {

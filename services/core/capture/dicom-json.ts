@@ -8,18 +8,19 @@
  * Error paths are JSON pointers into the data set ("/00100020", "/00082218/0/00080100"); messages are
  * short (most under 64 characters, to fit an Error Comment) and never quote patient data.
  */
-import { isValidUid } from '../dicom/uids.js';
+import { isDicomDate } from '../dicom/dates.js';
 import type { DicomJson, DicomJsonAttribute } from '../dicom/json.types.js';
-import { lateralityFromCode, type ImageLaterality } from './codes.js';
-import { isDicomDate, latestDateNow } from './dates.js';
-import { FORBIDDEN_IN_LO, FORBIDDEN_IN_LT } from './dicom-text.js';
+import { SOP_CLASS } from '../dicom/sop-classes.js';
+import { isValidUid } from '../dicom/uids.js';
+import { isImageLaterality, lateralityFromCode, type ImageLaterality } from './codes.js';
+import { latestDateNow } from './dates.js';
+import { FORBIDDEN_IN_LO, FORBIDDEN_IN_LT, MAX_VALUE_LENGTH } from './dicom-text.js';
+import { isObject } from './json-shape.js';
 import { resolveImageContext } from './image-context.js';
 import { NHS_NUMBER_ISSUER_OID, isValidNhsNumber, normalizeNhsNumber } from './nhs-number.js';
 import { personNameProblem, tidyPersonName } from './person-name.js';
 import type { CaptureContext, ConsentInput, ConsentLevel, ImageContext, InstanceIds, PatientDemographics } from './types.js';
 import { ValidationErrors } from './validation-errors.js';
-
-export const VL_PHOTOGRAPHIC_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.77.1.4';
 
 /** Tags read here (PS3.6), by keyword. */
 const T = {
@@ -103,7 +104,7 @@ export function parsePhotoDicomJson(ds: DicomJson, options: { now?: Date } = {})
   const r = new Reader(ds, '', errors);
 
   const sopClass = r.text(T.SOPClassUID);
-  if (sopClass !== undefined && sopClass !== VL_PHOTOGRAPHIC_IMAGE_STORAGE) {
+  if (sopClass !== undefined && sopClass !== SOP_CLASS.VLPhotographicImage) {
     errors.add(`/${T.SOPClassUID}`, 'SOPClassUID must be VL Photographic Image Storage');
   }
   const pixel = ds[T.PixelData];
@@ -116,17 +117,17 @@ export function parsePhotoDicomJson(ds: DicomJson, options: { now?: Date } = {})
   const image = readImage(r, errors);
   const study: CaptureContext['study'] = {};
   if (ids.studyInstanceUID) study.studyInstanceUID = ids.studyInstanceUID;
-  assign(study, 'accessionNumber', r.text(T.AccessionNumber, 16));
-  assign(study, 'description', r.text(T.StudyDescription, 64));
+  assign(study, 'accessionNumber', r.text(T.AccessionNumber));
+  assign(study, 'description', r.text(T.StudyDescription));
   assign(study, 'referringPhysicianName', r.personName(T.ReferringPhysicianName));
 
   const photographer = r.personName(T.OperatorsName, true);
   const context: Partial<CaptureContext> = { study };
   assign(context, 'photographer', photographer);
-  assign(context, 'institutionName', r.text(T.InstitutionName, 64));
-  assign(context, 'stationName', r.text(T.StationName, 16));
-  assign(context, 'departmentName', r.text(T.InstitutionalDepartmentName, 64));
-  assign(context, 'clinicalNote', r.longText(T.ImageComments, 10240));
+  assign(context, 'institutionName', r.text(T.InstitutionName));
+  assign(context, 'stationName', r.text(T.StationName));
+  assign(context, 'departmentName', r.text(T.InstitutionalDepartmentName));
+  assign(context, 'clinicalNote', r.longText(T.ImageComments));
   errors.throwIfAny();
 
   return {
@@ -143,10 +144,6 @@ export function parsePhotoDicomJson(ds: DicomJson, options: { now?: Date } = {})
 
 function assign<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
   if (value !== undefined) target[key] = value;
-}
-
-function isObject(v: unknown): v is Record<string, any> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Reads typed values out of one (possibly nested) DICOM JSON data set, reporting malformed ones. */
@@ -177,11 +174,22 @@ class Reader {
     return a.Value.length ? a.Value : undefined;
   }
 
+  /**
+   * The attribute's length limit (MAX_VALUE_LENGTH). Looked up before its value is, so a keyword
+   * missing from the table fails every parse, absent attribute or not, instead of one rare request.
+   */
+  private maxLength(tag: string): number {
+    const max = MAX_VALUE_LENGTH[this.name(tag)];
+    if (max === undefined) throw new Error(`no length limit for ${this.name(tag)}`);
+    return max;
+  }
+
   /** First value of a single-valued string attribute, trimmed; undefined when absent or empty. */
-  text(tag: string, maxLength = 64, multi = false): string | undefined {
+  text(tag: string): string | undefined {
+    const maxLength = this.maxLength(tag);
     const v = this.values(tag);
     if (!v) return undefined;
-    if (v.length > 1 && !multi) this.errors.add(this.path(tag), `${this.name(tag)} must have one value`);
+    if (v.length > 1) this.errors.add(this.path(tag), `${this.name(tag)} must have one value`);
     if (v[0] === null) return undefined;
     if (typeof v[0] !== 'string') {
       this.errors.add(this.path(tag), `${this.name(tag)} must be a string`);
@@ -194,7 +202,8 @@ class Reader {
   }
 
   /** LT/UT text: trailing spaces dropped, line breaks allowed. */
-  longText(tag: string, maxLength: number): string | undefined {
+  longText(tag: string): string | undefined {
+    const maxLength = this.maxLength(tag);
     const v = this.values(tag);
     if (!v || v[0] === null) return undefined;
     if (typeof v[0] !== 'string') {
@@ -263,8 +272,8 @@ class Reader {
 
   /** The coded concept of a Code Sequence Macro item (PS3.3 Table 8.8-1a). */
   code(): { code: string; scheme: string } | undefined {
-    const code = this.text(T.CodeValue, 16);
-    const scheme = this.text(T.CodingSchemeDesignator, 16);
+    const code = this.text(T.CodeValue);
+    const scheme = this.text(T.CodingSchemeDesignator);
     if (!code || !scheme) {
       this.errors.add(this.base, 'code item needs CodeValue and CodingSchemeDesignator');
       return undefined;
@@ -279,7 +288,7 @@ function identifier(r: Reader): PatientIdentifier | undefined {
   const id = r.text(T.PatientID);
   if (!id) return undefined;
   const issuer = r.text(T.IssuerOfPatientID);
-  const entity = r.items(T.IssuerOfPatientIDQualifiersSequence)[0]?.text(T.UniversalEntityID, 64);
+  const entity = r.items(T.IssuerOfPatientIDQualifiersSequence)[0]?.text(T.UniversalEntityID);
   return { id, issuer, nhs: issuer?.toUpperCase() === 'NHS' || entity === NHS_NUMBER_ISSUER_OID, path: r.path(T.PatientID) };
 }
 
@@ -308,14 +317,14 @@ function readPatient(r: Reader, now: Date, errors: ValidationErrors): PatientDem
   if (nhsNumbers.size > 1) errors.add(`/${T.OtherPatientIDsSequence}`, 'the data set has two different NHS numbers');
 
   const name = r.personName(T.PatientName) ?? '';
-  let birthDate = r.text(T.PatientBirthDate, 8) ?? '';
+  let birthDate = r.text(T.PatientBirthDate) ?? '';
   if (birthDate && !isDicomDate(birthDate)) {
     errors.add(r.path(T.PatientBirthDate), 'PatientBirthDate must be a date, YYYYMMDD');
     birthDate = '';
   } else if (birthDate > latestDateNow(now)) {
     errors.add(r.path(T.PatientBirthDate), 'PatientBirthDate is in the future');
   }
-  const sexValue = r.text(T.PatientSex, 16) ?? '';
+  const sexValue = r.text(T.PatientSex) ?? '';
   if (!['', 'M', 'F', 'O'].includes(sexValue)) errors.add(r.path(T.PatientSex), 'PatientSex must be M, F, O or empty');
   const sex = sexValue as PatientDemographics['sex'];
 
@@ -348,8 +357,8 @@ function readConsent(r: Reader, errors: ValidationErrors): Omit<ConsentInput, 'r
   }
   let level: ConsentLevel | undefined;
   for (const item of items) {
-    const flag = item.text(T.ConsentForDistributionFlag, 16);
-    const type = item.text(T.DistributionType, 16);
+    const flag = item.text(T.ConsentForDistributionFlag);
+    const type = item.text(T.DistributionType);
     let itemLevel: ConsentLevel | undefined;
     if (flag === 'NO' || flag === 'WITHDRAWN') itemLevel = 'record';
     else if (flag === 'YES' && (type === 'NAMED_PROTOCOL' || type === 'RESTRICTED_REUSE')) itemLevel = 'teaching';
@@ -366,16 +375,16 @@ function readImage(r: Reader, errors: ValidationErrors): ImageContext | undefine
   const site = region?.code();
   const modifiers = region ? region.items(T.AnatomicRegionModifierSequence) : [];
   const modifierSide = modifiers.map((m) => {
-    const c = m.text(T.CodeValue, 16);
-    const s = m.text(T.CodingSchemeDesignator, 16);
+    const c = m.text(T.CodeValue);
+    const s = m.text(T.CodingSchemeDesignator);
     return c && s ? lateralityFromCode(c, s) : undefined;
   }).find(Boolean);
 
-  const imageLaterality = r.text(T.ImageLaterality, 16);
-  const seriesLaterality = r.text(T.Laterality, 16);
+  const imageLaterality = r.text(T.ImageLaterality);
+  const seriesLaterality = r.text(T.Laterality);
   let laterality: ImageLaterality | undefined;
   if (imageLaterality !== undefined) {
-    if (['R', 'L', 'B', 'U'].includes(imageLaterality)) laterality = imageLaterality as ImageLaterality;
+    if (isImageLaterality(imageLaterality)) laterality = imageLaterality;
     else errors.add(r.path(T.ImageLaterality), 'ImageLaterality must be R, L, B or U');
   } else if (seriesLaterality !== undefined) {
     if (seriesLaterality === 'R' || seriesLaterality === 'L') laterality = seriesLaterality;
@@ -390,7 +399,7 @@ function readImage(r: Reader, errors: ValidationErrors): ImageContext | undefine
   }
 
   const view = r.items(T.ViewCodeSequence)[0]?.code();
-  const features = r.text(T.RecognizableVisualFeatures, 16);
+  const features = r.text(T.RecognizableVisualFeatures);
   if (features !== undefined && features !== 'YES' && features !== 'NO') {
     errors.add(r.path(T.RecognizableVisualFeatures), 'RecognizableVisualFeatures must be YES or NO');
   }
@@ -399,7 +408,7 @@ function readImage(r: Reader, errors: ValidationErrors): ImageContext | undefine
     site,
     laterality: laterality ?? 'U',
     view,
-    seriesDescription: r.text(T.SeriesDescription, 64),
+    seriesDescription: r.text(T.SeriesDescription),
     recognizableVisualFeatures: features === 'YES',
   }, {
     site: { path: `/${T.AnatomicRegionSequence}/0/${T.CodeValue}`, name: 'AnatomicRegionSequence' },

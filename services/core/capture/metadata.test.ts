@@ -1,21 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { LucidaError } from '../errors.js';
+import { metadataErrorsOf } from '../../../test/helpers/errors.js';
 import { hasPatient, parseCaptureMetadata } from './metadata.js';
 
 const NOW = new Date('2026-11-24T12:00:00Z');
 const parse = (json: unknown, files: string[] = ['IMG_0001.JPG']) => parseCaptureMetadata(json, files, { now: NOW });
 
 /** The errors a document is refused with ([] when it is accepted). */
-function errorsOf(json: unknown, files: string[] = ['IMG_0001.JPG']): { path: string; message: string }[] {
-  try {
-    parse(json, files);
-    return [];
-  } catch (err) {
-    expect(err).toBeInstanceOf(LucidaError);
-    expect((err as LucidaError).code).toBe('INVALID_METADATA');
-    return (err as LucidaError).extra!.errors as { path: string; message: string }[];
-  }
-}
+const errorsOf = (json: unknown, files: string[] = ['IMG_0001.JPG']) => metadataErrorsOf(() => parse(json, files));
 
 /** The smallest acceptable document: a hospital number, consent, one group taking every file. */
 const minimal = () => ({

@@ -15,7 +15,8 @@ import { personNameFromParts, personNameProblem, tidyPersonName, PN_MAX_GROUP_LE
 import { isoDateToDicom, latestDateNow } from './dates.js';
 import { resolveImageContext } from './image-context.js';
 import { ValidationErrors, fieldName } from './validation-errors.js';
-import type { ImageLaterality } from './codes.js';
+import { isImageLaterality, type ImageLaterality } from './codes.js';
+import { isObject } from './json-shape.js';
 import type { CaptureContext, ConsentLevel, ImageContext, PatientDemographics } from './types.js';
 
 /** A capture that names an existing study and no patient: the caller takes the patient from the study. */
@@ -105,10 +106,6 @@ export function parseCaptureMetadata(json: unknown, fileNames: string[], options
     context: captureContext(valid, patient, recordedAt),
     groups: valid.groups.map((_, i) => ({ image: images[i]!, files: files[i] })),
   };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 const isString = (v: unknown): v is string => typeof v === 'string';
@@ -237,7 +234,7 @@ function checkGroup(g: unknown, i: number, errors: ValidationErrors): ImageConte
       : undefined;
   };
   // A missing or wrong laterality is the schema's to report; the codes are still checked.
-  const laterality = (['R', 'L', 'B', 'U'] as const).find((l) => l === group.laterality) ?? 'U';
+  const laterality = isImageLaterality(group.laterality) ? group.laterality : 'U';
   return resolveImageContext({
     site: code(group.bodySite),
     laterality,

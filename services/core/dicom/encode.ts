@@ -2,8 +2,10 @@
  * Element tree → Part 10 bytes in a native transfer syntax (Implicit VR LE, Explicit VR LE, Explicit VR
  * Big Endian, Deflated Explicit VR LE; PS3.5 §7 and Annex A). Values are copied byte for byte, swapped
  * per VR when the byte order changes; sequences and items get defined lengths; group lengths are dropped
- * (they would be stale); encapsulated icon images inside items are left out. The file meta information is rebuilt (PS3.10 §7.1) with Lucida's implementation
- * identity. Used by transcode.ts and, through write.ts, by the test fixtures.
+ * (they would be stale); encapsulated icon images inside items are left out. The file meta information
+ * is rebuilt (PS3.10 §7.1) with Lucida's implementation identity. Used by transcode.ts and write.ts,
+ * which also builds the Pixel Data it appends from the element writers here (Chunks, writeHeader,
+ * writeTag).
  */
 import { deflateRawSync } from 'node:zlib';
 import { LucidaError } from '../errors.js';
@@ -26,7 +28,11 @@ export interface EncodeOptions {
   remove?: ReadonlySet<number>;
 }
 
-interface Target { littleEndian: boolean; explicitVR: boolean }
+/** How a data set is encoded: byte order and whether the VR is written. */
+export interface Target { littleEndian: boolean; explicitVR: boolean }
+
+/** Explicit VR Little Endian: the file meta group, and the data set of every encapsulated syntax. */
+export const EXPLICIT_VR_LITTLE_ENDIAN: Target = Object.freeze({ littleEndian: true, explicitVR: true });
 
 const NATIVE_TARGETS: Record<string, Target> = {
   [TS.ImplicitVRLittleEndian]: { littleEndian: true, explicitVR: false },
@@ -39,7 +45,7 @@ const TAG_PIXEL_DATA = 0x7fe00010;
 const TAG_BITS_ALLOCATED = 0x00280100;
 
 /** Chunks plus their total length, so parents can write defined lengths without copying. */
-class Chunks {
+export class Chunks {
   readonly parts: Buffer[] = [];
   length = 0;
   push(b: Buffer): void {
@@ -94,7 +100,7 @@ function preambleAndMeta(file: Part10File, targetTS: string): Chunks {
     [0x00020013, { vr: 'SH', value: textValue(LUCIDA_IMPLEMENTATION_VERSION_NAME) }],
   ]);
   const meta = new Chunks();
-  const explicitLE: Target = { littleEndian: true, explicitVR: true };
+  const explicitLE = EXPLICIT_VR_LITTLE_ENDIAN;
   const tags = new Set<number>([...fixed.keys()]);
   for (const el of file.meta.elements.values()) if (el.tag !== 0x00020000) tags.add(el.tag);
   for (const tag of [...tags].sort((a, b) => a - b)) {
@@ -174,7 +180,8 @@ function pixelVr(bitsAllocated: number): string {
   return bitsAllocated > 8 ? 'OW' : 'OB';
 }
 
-function writeTag(out: Chunks, tag: number, length: number, le: boolean): void {
+/** A tag and a 32-bit length: an implicit VR element header, or an item or delimitation tag (PS3.5 §7.5). */
+export function writeTag(out: Chunks, tag: number, length: number, le: boolean): void {
   const b = Buffer.alloc(8);
   if (le) {
     b.writeUInt16LE(tag >>> 16, 0);
@@ -188,7 +195,8 @@ function writeTag(out: Chunks, tag: number, length: number, le: boolean): void {
   out.push(b);
 }
 
-function writeHeader(out: Chunks, tag: number, vr: string, length: number, target: Target): void {
+/** An element header (PS3.5 §7.1): tag, VR when explicit, and a 16- or 32-bit length as the VR has. */
+export function writeHeader(out: Chunks, tag: number, vr: string, length: number, target: Target): void {
   if (!target.explicitVR) {
     writeTag(out, tag, length, target.littleEndian);
     return;

@@ -1,6 +1,6 @@
 import { CT_PATTERN, ctHounsfield, makeCtImage, makeJpeg, makeVlPhoto } from '../../../test/fixtures/dicom.js';
 import { identityElements, rawPart10, us, type RawElement } from '../../../test/fixtures/dicom-raw.js';
-import { extractFrame, getFrames, numberOfFrames } from './frames.js';
+import { MAX_DECODE_PIXELS, assertDecodable, extractFrame, getFrames, type PixelDescription } from './frames.js';
 import { TS } from './uids.js';
 import { expectLucidaError } from '../../../test/helpers/errors.js';
 
@@ -35,12 +35,12 @@ describe('native pixel data', () => {
 
   it('refuses frame numbers outside 1..NumberOfFrames', async () => {
     const bytes = await makeCtImage({ rows: 2, columns: 2, frames: 3 });
-    expect(numberOfFrames(bytes)).toBe(3);
+    expect(getFrames(bytes).numberOfFrames).toBe(3);
     for (const n of [0, 4, -1, 1.5, Number.NaN]) expectLucidaError('NOT_FOUND', () => extractFrame(bytes, n), `frame ${n} does not exist`);
   });
 
   it('reports one frame when NumberOfFrames is absent', async () => {
-    expect(numberOfFrames(await makeCtImage({ rows: 2, columns: 2 }))).toBe(1);
+    expect(getFrames(await makeCtImage({ rows: 2, columns: 2 })).numberOfFrames).toBe(1);
   });
 
   it('reports pixel data shorter than the frames it declares', async () => {
@@ -178,5 +178,17 @@ describe('encapsulated pixel data', () => {
   it('refuses to guess frame boundaries it cannot see', () => {
     const bytes = image(2, pixel([Buffer.from([1, 2]), Buffer.from([3, 4]), Buffer.from([5, 6])]), [], TS.RLELossless);
     expectLucidaError('NOT_ACCEPTABLE', () => extractFrame(bytes, 1), /cannot locate frames/);
+  });
+});
+
+describe('assertDecodable', () => {
+  const size = (rows: number, columns: number): PixelDescription => ({
+    rows, columns, samplesPerPixel: 3, bitsAllocated: 8, bitsStored: 8, highBit: 7, pixelRepresentation: 0,
+    photometricInterpretation: 'RGB', planarConfiguration: 0, numberOfFrames: 1,
+  });
+
+  it('refuses frames above MAX_DECODE_PIXELS, naming their size', () => {
+    expect(() => assertDecodable(size(10_000, MAX_DECODE_PIXELS / 10_000))).not.toThrow();
+    expectLucidaError('NOT_ACCEPTABLE', () => assertDecodable(size(10_001, MAX_DECODE_PIXELS / 10_000)), /10000×10001 pixels/);
   });
 });

@@ -135,10 +135,14 @@ export function extractFrame(bytes: Uint8Array | Part10File, frameNumber: number
   return { data: frames.frame(frameNumber), transferSyntaxUID: frames.frameTransferSyntaxUID };
 }
 
-/** Number of Frames of an image instance (1 when the attribute is absent). */
-export function numberOfFrames(bytes: Uint8Array | Part10File): number {
-  const file = asPart10File(bytes);
-  return readNumberOfFrames(file);
+/**
+ * Refuses frames above {@link MAX_DECODE_PIXELS} before anything decodes or renders them.
+ * @throws LucidaError NOT_ACCEPTABLE
+ */
+export function assertDecodable(frames: PixelDescription): void {
+  if (frames.rows * frames.columns > MAX_DECODE_PIXELS) {
+    throw new LucidaError('NOT_ACCEPTABLE', `frame of ${frames.columns}×${frames.rows} pixels exceeds the decoding limit of ${MAX_DECODE_PIXELS} pixels`);
+  }
 }
 
 function nativeFrames(file: Part10File, pixel: DicomElement, d: PixelDescription): (n: number) => Buffer {

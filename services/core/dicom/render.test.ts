@@ -1,7 +1,8 @@
 import sharp from 'sharp';
 import { QUADRANT_COLOURS, SC_COLOURS, makeCtImage, makeJpeg, makeSecondaryCaptureRgb, makeVlPhoto } from '../../../test/fixtures/dicom.js';
 import { identityElements, rawPart10, us } from '../../../test/fixtures/dicom-raw.js';
-import { renderFrame } from './render.js';
+import { getFrames } from './frames.js';
+import { encodeRendering, framePipeline, renderFrame } from './render.js';
 import { TS } from './uids.js';
 import { expectLucidaRejection } from '../../../test/helpers/errors.js';
 
@@ -164,5 +165,25 @@ describe('renderFrame: native colour and unsupported images', () => {
         { tag: 0x7fe00010, vr: 'OB', fragments: [Buffer.alloc(64)] }],
     });
     await expectLucidaRejection('UNSUPPORTED_TRANSFER_SYNTAX', renderFrame(rle, 1, { format: 'png' }), /1\.2\.840\.10008\.1\.2\.5/);
+  });
+});
+
+describe('framePipeline and encodeRendering: renderFrame in two steps', () => {
+  it('give renderFrame\'s bytes, from pipelines that can be opened more than once', async () => {
+    const opts = { format: 'jpeg', quality: 80, viewport: { width: 16, height: 16 } } as const;
+    for (const part10 of [await makeSecondaryCaptureRgb({ rows: 24, columns: 32 }), await makeCtImage({ rows: 8, columns: 8 }), await makeVlPhoto({ jpeg: await makeJpeg(40, 30) })]) {
+      const pipeline = framePipeline(getFrames(part10), 1);
+      expect(await encodeRendering(pipeline.open(), opts)).toEqual(await renderFrame(part10, 1, opts));
+      expect(await encodeRendering(pipeline.open(), { format: 'png' })).toEqual(await renderFrame(part10, 1, { format: 'png' }));
+    }
+  });
+
+  it('hands 8-bit interleaved RGB to sharp as stored, and says how many channels come out', async () => {
+    const frames = getFrames(await makeSecondaryCaptureRgb({ rows: 8, columns: 8 }));
+    const rgb = framePipeline(frames, 1);
+    expect(rgb.channels).toBe(3);
+    expect(await rgb.open().raw().toBuffer()).toEqual(frames.frame(1));
+    expect(framePipeline(getFrames(await makeCtImage({ rows: 4, columns: 4 })), 1).channels).toBe(1);
+    expect(framePipeline(getFrames(await makeVlPhoto({ jpeg: await makeJpeg(8, 8, { grayscale: true }) })), 1).channels).toBe(1);
   });
 });

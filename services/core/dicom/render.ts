@@ -16,7 +16,7 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { LucidaError } from '../errors.js';
-import { MAX_DECODE_PIXELS, getFrames, type FrameSource } from './frames.js';
+import { MAX_DECODE_PIXELS, assertDecodable, getFrames, type FrameSource } from './frames.js';
 import type { DicomDataSet, Part10File } from './reader.js';
 import { readAscii } from './reader.js';
 import { TS } from './uids.js';
@@ -44,34 +44,77 @@ const T = {
 /**
  * Renders frame `frameNumber` (1-based) of a Part 10 instance.
  * @throws LucidaError NOT_FOUND (no such frame or no pixel data), NOT_ACCEPTABLE (photometric
- *   interpretation not renderable, image too large), UNSUPPORTED_TRANSFER_SYNTAX, INVALID_DICOM
- *   (frame cannot be decoded).
+ *   interpretation not renderable, image too large), UNSUPPORTED_TRANSFER_SYNTAX, BAD_REQUEST (viewport
+ *   or quality out of range), INVALID_DICOM (frame cannot be decoded).
  */
 export async function renderFrame(bytes: Uint8Array | Part10File, frameNumber: number, opts: RenderOptions): Promise<Buffer> {
-  const frames = getFrames(bytes);
-  const data = frames.frame(frameNumber);
-  if (frames.rows * frames.columns > MAX_DECODE_PIXELS) {
-    throw new LucidaError('NOT_ACCEPTABLE', `frame of ${frames.columns}×${frames.rows} pixels exceeds the rendering limit`);
+  const image = framePipeline(getFrames(bytes), frameNumber).open();
+  try {
+    return await encodeRendering(image, opts);
+  } catch (e) {
+    throw renderError(e, frameNumber);
   }
-  let image: Sharp;
+}
+
+/** A frame's pixels ready for sharp: what renderFrame resizes and encodes. */
+export interface FramePipeline {
+  /** Channels sharp outputs: 1 greyscale, 3 colour. */
+  channels: 1 | 3;
+  /**
+   * A new sharp pipeline reading the frame (call once per output image): JPEG frames decoded by sharp,
+   * native frames after the LUTs, greyscale kept as one channel. The native pixels are prepared once,
+   * in framePipeline, whatever the number of pipelines opened.
+   */
+  open(): Sharp;
+}
+
+/**
+ * Prepares frame `frameNumber` of `frames` for rendering, up to (not including) resizing and encoding.
+ * @throws LucidaError NOT_FOUND (no such frame), NOT_ACCEPTABLE (photometric interpretation not
+ *   renderable, frame too large), UNSUPPORTED_TRANSFER_SYNTAX.
+ */
+export function framePipeline(frames: FrameSource, frameNumber: number): FramePipeline {
+  const data = frames.frame(frameNumber);
+  assertDecodable(frames);
   // libjpeg-turbo in sharp decodes 8-bit sequential DCT JPEG: Baseline, and Extended when 8-bit (process 2).
   const jpeg8 = frames.transferSyntaxUID === TS.JPEGBaseline8Bit
     || (frames.transferSyntaxUID === TS.JPEGExtended && frames.bitsStored <= 8);
   if (jpeg8) {
-    image = sharp(data, { limitInputPixels: MAX_DECODE_PIXELS, failOn: 'error' });
-    if (frames.photometricInterpretation === 'MONOCHROME1') image = image.negate({ alpha: false });
-    if (frames.samplesPerPixel === 1) image = image.toColourspace('b-w');
-  } else if (!frames.encapsulated) {
-    const raw = frames.samplesPerPixel === 1 ? greyscale(frames, data, frameNumber) : colour(frames, data);
-    image = sharp(raw.pixels, {
-      raw: { width: frames.columns, height: frames.rows, channels: raw.channels },
-      limitInputPixels: MAX_DECODE_PIXELS,
-    });
-    // Without this sharp writes greyscale as three identical channels.
-    if (raw.channels === 1) image = image.toColourspace('b-w');
-  } else {
+    const mono = frames.samplesPerPixel === 1;
+    const negate = frames.photometricInterpretation === 'MONOCHROME1';
+    return {
+      channels: mono ? 1 : 3,
+      open() {
+        let image = sharp(data, { limitInputPixels: MAX_DECODE_PIXELS, failOn: 'error' });
+        if (negate) image = image.negate({ alpha: false });
+        return mono ? image.toColourspace('b-w') : image;
+      },
+    };
+  }
+  if (frames.encapsulated) {
     throw new LucidaError('UNSUPPORTED_TRANSFER_SYNTAX', `cannot render frames in transfer syntax ${frames.transferSyntaxUID}`);
   }
+  const raw = frames.samplesPerPixel === 1 ? greyscale(frames, data, frameNumber) : colour(frames, data);
+  return {
+    channels: raw.channels,
+    open() {
+      const image = sharp(raw.pixels, {
+        raw: { width: frames.columns, height: frames.rows, channels: raw.channels },
+        limitInputPixels: MAX_DECODE_PIXELS,
+      });
+      // Without this sharp writes greyscale as three identical channels.
+      return raw.channels === 1 ? image.toColourspace('b-w') : image;
+    },
+  };
+}
+
+/**
+ * Fits `image` (from {@link framePipeline}) inside `opts.viewport`, never enlarging, and encodes it
+ * as `opts` asks: the last steps of renderFrame.
+ * @throws LucidaError BAD_REQUEST for a viewport or quality out of range; sharp's own errors as they
+ *   are (see {@link renderError}).
+ */
+export async function encodeRendering(image: Sharp, opts: RenderOptions): Promise<Buffer> {
   if (opts.viewport) {
     const { width, height } = opts.viewport;
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
@@ -81,14 +124,18 @@ export async function renderFrame(bytes: Uint8Array | Part10File, frameNumber: n
   }
   const quality = Math.round(opts.quality ?? 90);
   if (!(quality >= 1 && quality <= 100)) throw new LucidaError('BAD_REQUEST', 'quality must be between 1 and 100');
-  image = opts.format === 'png' ? image.png() : image.jpeg({ quality });
-  try {
-    return await image.toBuffer();
-  } catch (e) {
-    const msg = (e as Error).message;
-    if (/pixel limit/i.test(msg)) throw new LucidaError('NOT_ACCEPTABLE', 'image exceeds the rendering pixel limit');
-    throw new LucidaError('INVALID_DICOM', `frame ${frameNumber} cannot be decoded: ${msg}`);
-  }
+  return (opts.format === 'png' ? image.png() : image.jpeg({ quality })).toBuffer();
+}
+
+/**
+ * A failure while rendering frame `frameNumber` as a LucidaError: LucidaErrors as they are, sharp's
+ * pixel limit as NOT_ACCEPTABLE, any other decoding failure as INVALID_DICOM.
+ */
+export function renderError(e: unknown, frameNumber: number): LucidaError {
+  if (e instanceof LucidaError) return e;
+  const msg = (e as Error)?.message ?? String(e);
+  if (/pixel limit/i.test(msg)) return new LucidaError('NOT_ACCEPTABLE', 'image exceeds the rendering pixel limit');
+  return new LucidaError('INVALID_DICOM', `frame ${frameNumber} cannot be decoded: ${msg}`);
 }
 
 /** Reads sample `i` of a native frame as a number (stored value, before any LUT). */
@@ -111,6 +158,10 @@ function colour(f: FrameSource, data: Buffer): { pixels: Buffer; channels: 3 } {
   const pi = f.photometricInterpretation;
   if (f.samplesPerPixel !== 3 || !(pi === 'RGB' || pi === 'YBR_FULL')) {
     throw new LucidaError('NOT_ACCEPTABLE', `cannot render native ${pi || 'unknown'} with ${f.samplesPerPixel} samples per pixel`);
+  }
+  // 8-bit colour-by-pixel RGB is already what sharp reads: no per-pixel copy.
+  if (pi === 'RGB' && f.bitsAllocated === 8 && f.bitsStored === 8 && f.pixelRepresentation === 0 && f.planarConfiguration === 0) {
+    return { pixels: data, channels: 3 };
   }
   const n = f.rows * f.columns;
   const read = sampleReader(f, data);

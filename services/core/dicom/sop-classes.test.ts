@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { itWithTools } from '../../../test/fixtures/tools.js';
-import { SOP_CLASS, STORAGE_SOP_CLASSES, isStorageSopClass } from './sop-classes.js';
+import { PHOTOGRAPH_SOP_CLASSES, SOP_CLASS, STORAGE_SOP_CLASSES, isPhotograph, isStorageSopClass, sopClassOf } from './sop-classes.js';
+import { readPart10 } from './reader.js';
 import { isValidUid } from './uids.js';
 import { writePart10 } from './write.js';
 
@@ -57,5 +58,50 @@ describe('storage SOP classes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('SOP_CLASS', () => {
+  it('names storage classes by their PS3.6 keyword without "Storage"', () => {
+    const keyword = (name: string) => name.replace(/ Storage$/, '').replace(/ - /g, ' ').replace(/(^| )(\w)/g, (_m, _s, c: string) => c.toUpperCase())
+      .replace(/[^A-Za-z0-9]/g, '');
+    for (const [key, uid] of Object.entries(SOP_CLASS)) {
+      const name = STORAGE_SOP_CLASSES.get(uid);
+      expect([key, name && keyword(name)]).toEqual([key, key === 'SecondaryCapture' ? 'SecondaryCaptureImage' : key]);
+    }
+  });
+});
+
+describe('isPhotograph', () => {
+  it('is true for single-frame VL still-image classes only', () => {
+    expect(isPhotograph(SOP_CLASS.VLPhotographicImage, 1)).toBe(true);
+    expect(isPhotograph(SOP_CLASS.DermoscopicPhotographyImage, 1)).toBe(true);
+    expect(isPhotograph('1.2.840.10008.5.1.4.1.1.77.1.1', 1)).toBe(true); // VL Endoscopic
+    expect(isPhotograph(SOP_CLASS.VLPhotographicImage, 2)).toBe(false);
+    expect(isPhotograph(SOP_CLASS.VideoPhotographicImage, 1)).toBe(false);
+    expect(isPhotograph('1.2.840.10008.5.1.4.1.1.77.1.6', 1)).toBe(false); // whole slide
+    expect(isPhotograph(SOP_CLASS.CTImage, 1)).toBe(false);
+  });
+
+  it('covers exactly these VL storage classes', () => {
+    expect([...PHOTOGRAPH_SOP_CLASSES].map((uid) => STORAGE_SOP_CLASSES.get(uid))).toEqual([
+      'VL Endoscopic Image Storage',
+      'VL Microscopic Image Storage',
+      'VL Slide-Coordinates Microscopic Image Storage',
+      'VL Photographic Image Storage',
+      'Ophthalmic Photography 8 Bit Image Storage',
+      'Ophthalmic Photography 16 Bit Image Storage',
+      'Wide Field Ophthalmic Photography Stereographic Projection Image Storage',
+      'Wide Field Ophthalmic Photography 3D Coordinates Image Storage',
+      'Dermoscopic Photography Image Storage',
+    ]);
+  });
+});
+
+describe('sopClassOf', () => {
+  it('reads the SOP Class UID of a read file', () => {
+    const file = readPart10(writePart10({}, { SOPClassUID: SOP_CLASS.DermoscopicPhotographyImage, SOPInstanceUID: '1.2.3' }));
+    expect(sopClassOf(file)).toBe(SOP_CLASS.DermoscopicPhotographyImage);
+    expect(sopClassOf(readPart10(writePart10({ MediaStorageSOPClassUID: '1.2' }, { SOPInstanceUID: '1.2.3' })))).toBeUndefined();
   });
 });

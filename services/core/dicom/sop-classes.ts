@@ -4,6 +4,7 @@
  * and QA, and lets callers tell a known storage class from a typo. Every UID below was checked against
  * DCMTK 3.6.7's UID table (see sop-classes.test.ts); classes newer than that release are marked.
  */
+import { readAscii, type Part10File } from './reader.js';
 
 const ROOT = '1.2.840.10008.5.1.4.1.1';
 
@@ -155,15 +156,50 @@ export const STORAGE_SOP_CLASSES: ReadonlyMap<string, string> = new Map(
   ENTRIES.map(([suffix, name]) => [`${ROOT}.${suffix}`, name]),
 );
 
-/** Well-known SOP Class UIDs Lucida's own code refers to. */
+/** Well-known SOP Class UIDs Lucida's own code refers to, by PS3.6 keyword without "Storage". */
 export const SOP_CLASS = {
   CTImage: `${ROOT}.2`,
   SecondaryCapture: `${ROOT}.7`,
+  VLEndoscopicImage: `${ROOT}.77.1.1`,
+  VLMicroscopicImage: `${ROOT}.77.1.2`,
+  VLSlideCoordinatesMicroscopicImage: `${ROOT}.77.1.3`,
   VLPhotographicImage: `${ROOT}.77.1.4`,
   VideoPhotographicImage: `${ROOT}.77.1.4.1`,
+  OphthalmicPhotography8BitImage: `${ROOT}.77.1.5.1`,
+  OphthalmicPhotography16BitImage: `${ROOT}.77.1.5.2`,
+  WideFieldOphthalmicPhotographyStereographicProjectionImage: `${ROOT}.77.1.5.5`,
+  WideFieldOphthalmicPhotography3DCoordinatesImage: `${ROOT}.77.1.5.6`,
   DermoscopicPhotographyImage: `${ROOT}.77.1.7`,
   EncapsulatedPDF: `${ROOT}.104.1`,
 } as const;
+
+/**
+ * VL still-image storage SOP classes (PS3.4 B.5) whose images are photographs taken through a lens.
+ * Left out: the video classes, Stereometric Relationship (no pixels), Ophthalmic Tomography and OCT
+ * en face (not photographs), VL Whole Slide Microscopy (tiled multi-frame).
+ */
+export const PHOTOGRAPH_SOP_CLASSES: ReadonlySet<string> = new Set([
+  SOP_CLASS.VLEndoscopicImage,
+  SOP_CLASS.VLMicroscopicImage,
+  SOP_CLASS.VLSlideCoordinatesMicroscopicImage,
+  SOP_CLASS.VLPhotographicImage,
+  SOP_CLASS.OphthalmicPhotography8BitImage,
+  SOP_CLASS.OphthalmicPhotography16BitImage,
+  SOP_CLASS.WideFieldOphthalmicPhotographyStereographicProjectionImage,
+  SOP_CLASS.WideFieldOphthalmicPhotography3DCoordinatesImage,
+  SOP_CLASS.DermoscopicPhotographyImage,
+]);
+
+/** A single-frame image of one of the {@link PHOTOGRAPH_SOP_CLASSES}: what gets image-quality figures. */
+export function isPhotograph(sopClassUID: string, numberOfFrames: number): boolean {
+  return PHOTOGRAPH_SOP_CLASSES.has(sopClassUID) && numberOfFrames === 1;
+}
+
+/** SOP Class UID (0008,0016) of a read file, or undefined when it has none. */
+export function sopClassOf(file: Part10File): string | undefined {
+  const el = file.dataset.elements.get(0x00080016);
+  return el?.items ? undefined : readAscii(file.bytes, el);
+}
 
 /** True when `uid` is a storage SOP class listed in {@link STORAGE_SOP_CLASSES}. */
 export function isStorageSopClass(uid: string): boolean {

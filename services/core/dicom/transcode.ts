@@ -2,8 +2,8 @@
  * Transfer syntax conversion for retrieval (PS3.18 §8.7.3.5: a client that cannot take the stored syntax
  * gets Explicit VR Little Endian, which every origin server must be able to send).
  *
- * Sources: the four native syntaxes (byte-level re-encoding, see encode.ts) and JPEG Baseline 8-bit
- * (every frame decoded with sharp). Targets: the native syntaxes. Anything else is
+ * Sources: the four native syntaxes (byte-level re-encoding, see encode.ts, which also writes the
+ * other native syntaxes) and JPEG Baseline 8-bit (every frame decoded with sharp). Anything else is
  * UNSUPPORTED_TRANSFER_SYNTAX: Lucida stores what it receives and does not ship other codecs.
  *
  * Decoding a JPEG frame yields RGB (sharp applies the JFIF YCbCr→RGB conversion), so colour instances
@@ -14,17 +14,10 @@
 import sharp, { type OutputInfo } from 'sharp';
 import { LucidaError } from '../errors.js';
 import { encodePart10, textValue, usValue, type EncodeOptions, type ReplacementValue } from './encode.js';
-import { MAX_DECODE_PIXELS, getFrames, type FrameSource } from './frames.js';
+import { MAX_DECODE_PIXELS, assertDecodable, getFrames, type FrameSource } from './frames.js';
 import { readChecked } from './parse.js';
 import type { Part10File } from './reader.js';
 import { NATIVE_TRANSFER_SYNTAXES, TS } from './uids.js';
-
-/** Native transfer syntaxes this module can produce. */
-export type NativeTransferSyntax =
-  | typeof TS.ImplicitVRLittleEndian
-  | typeof TS.ExplicitVRLittleEndian
-  | typeof TS.ExplicitVRBigEndian
-  | typeof TS.DeflatedExplicitVRLittleEndian;
 
 /**
  * True when the codec can turn pixel data stored in `ts` into native pixel data: the native syntaxes
@@ -50,15 +43,7 @@ const T = {
  *   INVALID_DICOM when the input or one of its JPEG frames cannot be read.
  */
 export async function toExplicitVRLittleEndian(bytes: Uint8Array): Promise<Buffer> {
-  return changeTransferSyntax(bytes, TS.ExplicitVRLittleEndian);
-}
-
-/**
- * Re-encodes a Part 10 instance in one of the native transfer syntaxes (see {@link toExplicitVRLittleEndian}).
- * Returns the input unchanged when it is already in `target`.
- */
-export async function changeTransferSyntax(bytes: Uint8Array, target: NativeTransferSyntax): Promise<Buffer> {
-  if (!NATIVE_TRANSFER_SYNTAXES.has(target)) throw new LucidaError('UNSUPPORTED_TRANSFER_SYNTAX', `cannot transcode to ${target}`);
+  const target = TS.ExplicitVRLittleEndian;
   const file = readChecked(bytes);
   const source = file.transferSyntaxUID;
   if (source === target) return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -70,7 +55,7 @@ export async function changeTransferSyntax(bytes: Uint8Array, target: NativeTran
 /** Decodes every JPEG frame to interleaved 8-bit samples; returns the attributes that change. */
 async function decodeJpegFrames(file: Part10File): Promise<EncodeOptions> {
   const frames = getFrames(file);
-  checkDecodable(frames);
+  assertDecodable(frames);
   const mono = frames.samplesPerPixel === 1;
   const channels = mono ? 1 : 3;
   const frameSize = frames.rows * frames.columns * channels;
@@ -127,14 +112,8 @@ export async function decodeFrame(frames: FrameSource, n: number): Promise<Buffe
   if (!canDecodeToNative(frames.transferSyntaxUID)) {
     throw new LucidaError('UNSUPPORTED_TRANSFER_SYNTAX', `cannot decode transfer syntax ${frames.transferSyntaxUID}`);
   }
-  checkDecodable(frames);
+  assertDecodable(frames);
   return decodeJpegFrame(frames, n);
-}
-
-function checkDecodable(frames: FrameSource): void {
-  if (frames.rows * frames.columns > MAX_DECODE_PIXELS) {
-    throw new LucidaError('NOT_ACCEPTABLE', `frame of ${frames.columns}×${frames.rows} pixels exceeds the decoding limit`);
-  }
 }
 
 function monoInterpretation(pi: string): string {

@@ -68,9 +68,6 @@ export const TS = {
 
 export type TransferSyntaxUID = (typeof TS)[keyof typeof TS];
 
-/** Every transfer syntax UID in {@link TS}, for membership tests. */
-export const KNOWN_TRANSFER_SYNTAXES: ReadonlySet<string> = new Set(Object.values(TS));
-
 /**
  * The native transfer syntaxes (PS3.5 §A.1–A.5): pixel data not encapsulated, and the syntaxes the
  * codec can write (encode.ts, transcode.ts).

@@ -75,3 +75,53 @@ describe('writePart10', () => {
     expectLucidaError('INTERNAL', () => writePart10({}, { ...base(), Rows: 'abc' }), /^cannot write DICOM: Not a number: abc$/);
   });
 });
+
+describe('writePart10 with appended Pixel Data', () => {
+  it('appends an encapsulated fragment, given in pieces, that reads back as the same frame', async () => {
+    const jpeg = await makeJpeg(11, 7); // pieces of odd total length get the pad byte
+    const pieces = [jpeg.subarray(0, 20), jpeg.subarray(20, 21), jpeg.subarray(21)];
+    const meta = { TransferSyntaxUID: TS.JPEGBaseline8Bit };
+    const bytes = writePart10(meta, base(), { pixelData: { fragments: [pieces] } });
+    const pixel = readPart10(bytes).dataset.elements.get(0x7fe00010)!;
+    expect(pixel.fragments).toHaveLength(1);
+    expect(pixel.offsetTable?.length ?? 0).toBe(0);
+    expect(getFrames(bytes).frame(1).subarray(0, jpeg.length)).toEqual(jpeg);
+    expect(pixel.fragments![0].length).toBe(jpeg.length + (jpeg.length % 2));
+  });
+
+  it('appends one fragment per frame', () => {
+    const frames = [Buffer.alloc(9, 0xa1), Buffer.alloc(4, 0xb2)];
+    const bytes = writePart10(
+      { TransferSyntaxUID: TS.JPEGBaseline8Bit },
+      { ...base(), NumberOfFrames: '2' },
+      { pixelData: { fragments: frames.map((f) => [f]) } },
+    );
+    const read = getFrames(bytes);
+    expect(read.frame(1)).toEqual(Buffer.concat([frames[0], Buffer.alloc(1)]));
+    expect(read.frame(2)).toEqual(frames[1]);
+  });
+
+  it.each([
+    [TS.ExplicitVRLittleEndian],
+    [TS.ImplicitVRLittleEndian],
+    [TS.ExplicitVRBigEndian],
+    [TS.DeflatedExplicitVRLittleEndian],
+  ])('appends native pixels that read back as the same bytes in %s', (ts) => {
+    const ds = { ...base(), Rows: 3, Columns: 3 }; // one data set: base() makes new UIDs
+    const pixels = Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9]); // odd: padded
+    const bytes = writePart10({ TransferSyntaxUID: ts }, ds, { pixelData: { native: pixels } });
+    expect(parsePart10(bytes).transferSyntaxUID).toBe(ts);
+    expect(getFrames(bytes).frame(1)).toEqual(pixels);
+    expect(bytes).toEqual(writePart10({ TransferSyntaxUID: ts }, { ...ds, PixelData: pixels }));
+  });
+
+  it('refuses Pixel Data the transfer syntax cannot hold, twice given, or not last', () => {
+    const fragments = { fragments: [[Buffer.from([0xff, 0xd8])]] };
+    const native = { native: Buffer.alloc(4) };
+    expectLucidaError('INTERNAL', () => writePart10({}, base(), { pixelData: fragments }), /encapsulated Pixel Data cannot be written/);
+    expectLucidaError('INTERNAL', () => writePart10({ TransferSyntaxUID: TS.JPEGBaseline8Bit }, base(), { pixelData: native }), /native Pixel Data cannot be written/);
+    expectLucidaError('INTERNAL', () => writePart10({ TransferSyntaxUID: TS.JPEGBaseline8Bit }, base(), { pixelData: { fragments: [] } }), /at least one fragment/);
+    expectLucidaError('INTERNAL', () => writePart10({}, { ...base(), PixelData: Buffer.alloc(4) }, { pixelData: native }), /both/);
+    expectLucidaError('INTERNAL', () => writePart10({}, { ...base(), DataSetTrailingPadding: Buffer.alloc(2) }, { pixelData: native }), /after elements that follow it/);
+  });
+});

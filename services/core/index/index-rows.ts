@@ -4,11 +4,11 @@
  */
 import { TAG } from '../dicom/dictionary.js';
 import type { DicomJson } from '../dicom/json.types.js';
+import { firstInteger, firstPersonName, firstString } from '../dicom/json-values.js';
 import { LucidaError } from '../errors.js';
 import { splitByLevel } from './levels.js';
 import {
-  firstInteger, firstPersonName, firstString, normalizeDate, normalizeDateTime, normalizeTime,
-  personNameText, pnSearchKey, pnWordPrefixes,
+  normalizeDate, normalizeDateTime, normalizeTime, personNameText, pnSearchKey, pnWordPrefixes,
 } from './normalize.js';
 
 export interface PatientRow {

@@ -1,7 +1,6 @@
 import {
-  firstInteger, firstNumber, firstPersonName, firstString, isValidDateTime, normalizeDate, normalizeDateTime,
-  normalizeDateTimeUpper, normalizeTime, normalizeTimeUpper, personNameText, pnSearchKey, pnSearchPattern, pnWordPrefixes,
-  pnWords,
+  isValidDate, isValidDateTime, normalizeDate, normalizeDateTime, normalizeDateTimeUpper, normalizeTime, normalizeTimeUpper,
+  personNameText, pnSearchKey, pnSearchPattern, pnWordPrefixes, pnWords,
 } from './normalize.js';
 
 describe('time, date and datetime normal forms', () => {
@@ -29,6 +28,13 @@ describe('time, date and datetime normal forms', () => {
     expect(normalizeDate('2024-01-10')).toBeNull();
     expect(normalizeDate('20241310')).toBeNull();
     expect(normalizeDate(undefined)).toBeNull();
+  });
+
+  it('keeps only real calendar dates in a DA column, as QIDO-RS accepts only those in a query', () => {
+    expect(normalizeDate('20240229')).toBe('20240229');
+    for (const da of ['20240231', '20230229', '20240431', '2024.02.30']) expect(normalizeDate(da)).toBeNull();
+    expect(isValidDate('20240229')).toBe(true);
+    expect(isValidDate('20240231')).toBe(false);
   });
 
   it.each([
@@ -77,29 +83,5 @@ describe('person names', () => {
     expect(personNameText({ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎' })).toBe('Yamada^Tarou=山田^太郎');
     expect(personNameText({ Alphabetic: 'Smith' })).toBe('Smith');
     expect(personNameText({})).toBeNull();
-  });
-});
-
-describe('reading DICOM JSON values', () => {
-  const json = {
-    '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Smith^John' }] },
-    '00200013': { vr: 'IS', Value: ['12'] },
-    '00280010': { vr: 'US', Value: [480] },
-    '00101030': { vr: 'DS', Value: [72.5] },
-    '00080050': { vr: 'SH', Value: [''] },
-    '00080020': { vr: 'DA' },
-    '00201209': { vr: 'IS', Value: [3_000_000_000] },
-  };
-  it('firstString / firstNumber / firstInteger / firstPersonName', () => {
-    expect(firstString(json, '00200013')).toBe('12');
-    expect(firstString(json, '00280010')).toBe('480');
-    expect(firstString(json, '00080050')).toBeUndefined();
-    expect(firstString(json, '00080020')).toBeUndefined();
-    expect(firstNumber(json, '00200013')).toBe(12);
-    expect(firstNumber(json, '00101030')).toBe(72.5);
-    expect(firstInteger(json, '00101030')).toBeUndefined();
-    expect(firstInteger(json, '00201209')).toBeUndefined(); // beyond a Postgres integer
-    expect(firstPersonName(json, '00100010')).toEqual({ Alphabetic: 'Smith^John' });
-    expect(firstPersonName(json, '00100020')).toBeUndefined();
   });
 });

@@ -9,20 +9,17 @@
  * - PN  → upper-cased Alphabetic component group, trailing empty components removed
  *         ('Smith^John^^' → 'SMITH^JOHN'); PS3.4 C.2.2.2.1 lets PN matching ignore case.
  */
-import type { DicomJson } from '../dicom/json.types.js';
+import { isDicomDate } from '../dicom/dates.js';
+import type { PersonNameValue } from '../dicom/json-values.js';
 
-const DA = /^(\d{4})(\d{2})(\d{2})$/;
 const TM = /^(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?$/;
 const DT = /^(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?)?)?)?([+-]\d{4})?$/;
 
-/** True if `da` is a DA value 'YYYYMMDD' with a plausible month and day (PS3.5 Table 6.2-1). */
-export function isValidDate(da: string): boolean {
-  const m = DA.exec(da);
-  if (!m) return false;
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
-}
+/**
+ * DA check (YYYYMMDD naming a real date): the one validator, dicom/dates.ts, under the name
+ * qido/query.ts imports from here beside isValidTime and isValidDateTime.
+ */
+export { isDicomDate as isValidDate } from '../dicom/dates.js';
 
 /** True if `tm` is a TM value HH[MM[SS[.F{1,6}]]] (PS3.5 Table 6.2-1), without the ACR-NEMA colons. */
 export function isValidTime(tm: string): boolean {
@@ -54,7 +51,7 @@ export function isValidDateTime(dt: string): boolean {
 export function normalizeDate(da: string | undefined): string | null {
   if (da === undefined) return null;
   const v = da.trim().replace(/^(\d{4})\.(\d{2})\.(\d{2})$/, '$1$2$3');
-  return isValidDate(v) ? v : null;
+  return isDicomDate(v) ? v : null;
 }
 
 function time(tm: string | undefined, pad: 'min' | 'max'): string | null {
@@ -107,9 +104,6 @@ export function normalizeDateTime(dt: string | undefined): string | null {
 export function normalizeDateTimeUpper(dt: string | undefined): string | null {
   return dateTime(dt, 'max');
 }
-
-/** A PN value as DICOM JSON carries it (PS3.18 F.2.2), or the raw 'A=I=P' string. */
-export type PersonNameValue = { Alphabetic?: string; Ideographic?: string; Phonetic?: string } | string | undefined;
 
 /**
  * The search key of a person name: its Alphabetic group, upper-cased, trailing empty components
@@ -164,39 +158,4 @@ export function personNameText(pn: PersonNameValue | null): string | null {
   if (typeof pn === 'string') return pn === '' ? null : pn;
   const text = [pn.Alphabetic ?? '', pn.Ideographic ?? '', pn.Phonetic ?? ''].join('=').replace(/=+$/, '');
   return text === '' ? null : text;
-}
-
-/** The first value of an attribute, whatever its type; undefined when absent or empty. */
-function firstValue(json: DicomJson, tag: string): unknown {
-  const values = json[tag]?.Value;
-  return Array.isArray(values) && values.length > 0 ? values[0] : undefined;
-}
-
-/** The first value of a string attribute (numbers are stringified); undefined when absent/empty. */
-export function firstString(json: DicomJson, tag: string): string | undefined {
-  const v = firstValue(json, tag);
-  if (typeof v === 'string') return v === '' ? undefined : v;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  return undefined;
-}
-
-/** The first value of a numeric attribute (IS/DS may arrive as strings); undefined when not a number. */
-export function firstNumber(json: DicomJson, tag: string): number | undefined {
-  const v = firstValue(json, tag);
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  return Number.isFinite(n) ? n : undefined;
-}
-
-/** The first value as a Postgres `integer` (32-bit); undefined if not an integer in range. */
-export function firstInteger(json: DicomJson, tag: string): number | undefined {
-  const n = firstNumber(json, tag);
-  return n !== undefined && Number.isInteger(n) && Math.abs(n) <= 2_147_483_647 ? n : undefined;
-}
-
-/** The first value of a PN attribute as DICOM JSON carries it; undefined when absent. */
-export function firstPersonName(json: DicomJson, tag: string): PersonNameValue {
-  const v = firstValue(json, tag);
-  if (typeof v === 'string') return v;
-  if (v !== null && typeof v === 'object') return v as { Alphabetic?: string };
-  return undefined;
 }

@@ -79,4 +79,6 @@ export interface InstanceIndex {
   findInstances(filter: InstanceFilter, opts?: { withMetadata?: boolean }): Promise<StoredInstance[]>;
   /** QIDO-RS search (PS3.18 §10.6): runs entirely in SQL. `retrieveBase` is the absolute /dicomweb URL. */
   search(query: QidoQuery, retrieveBase: string): Promise<QidoResult>;
+  /** Records an instance's image-quality figures (the derive job's QA: sharpness, clipping, resolution). */
+  setQa(sopInstanceUID: string, qa: unknown): Promise<void>;
 }

@@ -1,6 +1,7 @@
 /**
- * The Postgres adapter of the CaptureRepository port (tables of migration 005). Statements are
- * short and fixed; each method is one statement except createCapture, which is one transaction.
+ * The Postgres adapter of the CaptureRepository port (tables of migration 005): a thin executor of
+ * the builders in sql/captures.ts. Each method is one statement except createCapture, which is one
+ * transaction, and findCapture / claimFile, which read the capture and then its files.
  */
 import type pg from 'pg';
 import type {
@@ -8,30 +9,16 @@ import type {
   NewCapture, NewCaptureFile,
 } from '../capture/capture-port.js';
 import type { ConsentInput } from '../capture/types.js';
-import type { DicomJson } from '../dicom/json.types.js';
 import type { SqlExecutor } from '../queue/jobs.js';
+import {
+  accessionInOtherStudySql, advisoryXactLockSql, captureFilesSql, claimFileSql, consentForCaptureSql, consentHistorySql,
+  findCaptureByIdempotencyKeySql, findCaptureSql, findFileBySopSql, findStudySql, insertCaptureFileSql, insertCaptureSql,
+  insertConsentSql, markFailedSql, markRetryingSql, markStoredSql, maxSeriesNumberSql,
+  type CaptureFileRow, type CaptureRow, type ConsentRow, type ExistingStudyRow,
+} from './sql/captures.js';
 
-interface CaptureRow {
-  id: string; source: CaptureRecord['source']; created_by: string; study_uid: string;
-  context: CaptureRecord['context']; created_at: Date;
-}
-interface FileRow {
-  capture_id: string; file_index: number; file_name: string; content_type: string | null; size_bytes: string;
-  sha256: string; upload_key: string | null; image: NewCaptureFile['image']; series_uid: string; sop_uid: string;
-  series_number: number; instance_number: number; status: CaptureFileRecord['status']; reason: string | null;
-  attempts: number; encoding: string | null; qa: unknown; updated_at: Date; failure: FailureKind | null;
-}
-
-/** Highest series number of a study ($1), indexed or assigned by its captures. */
-const MAX_SERIES_SQL = `SELECT greatest(
-    (SELECT max(se.series_number) FROM series se JOIN studies st ON st.pk = se.study_fk WHERE st.study_uid = $1),
-    (SELECT max(f.series_number) FROM capture_files f JOIN captures c ON c.id = f.capture_id WHERE c.study_uid = $1)) AS max`;
-
-const FILE_COLUMNS = `f.capture_id, f.file_index, f.file_name, f.content_type, f.size_bytes, f.sha256, f.upload_key,
-  f.image, f.series_uid, f.sop_uid, f.series_number, f.instance_number, f.status, f.reason, f.failure, f.attempts, f.encoding,
-  f.updated_at, i.qa`;
-// QA figures live with the instance (the derive job writes them for every image, captured or not).
-const FILES_FROM = `capture_files f LEFT JOIN instances i ON i.sop_uid = f.sop_uid AND i.status = 'stored'`;
+/** Capture ids are UUIDs: anything else names no capture (and would be an error in a uuid comparison). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class PostgresCaptureRepository implements CaptureRepository {
   constructor(private readonly pool: pg.Pool) {}
@@ -45,8 +32,8 @@ export class PostgresCaptureRepository implements CaptureRepository {
       await client.query('BEGIN');
       // Captures of one study (or one request) are serialised, so the study and series numbers resolved
       // before this transaction can be checked still to hold.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`study:${c.studyInstanceUID}`]);
-      if (c.accessionNumber) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`accession:${c.accessionNumber}`]);
+      await client.query(advisoryXactLockSql(`study:${c.studyInstanceUID}`));
+      if (c.accessionNumber) await client.query(advisoryXactLockSql(`accession:${c.accessionNumber}`));
       if (await this.studyChanged(client, c)) {
         conflict = { kind: 'study-changed' };
       } else {
@@ -72,86 +59,48 @@ export class PostgresCaptureRepository implements CaptureRepository {
   /** True when another capture started the request's study, or took this capture's series numbers, meanwhile. */
   private async studyChanged(client: pg.PoolClient, c: NewCapture): Promise<boolean> {
     if (c.resolvedAs.newStudy && c.accessionNumber) {
-      const { rowCount } = await client.query(
-        'SELECT 1 FROM captures WHERE accession_number = $1 AND study_uid <> $2 LIMIT 1', [c.accessionNumber, c.studyInstanceUID]);
+      const { rowCount } = await client.query(accessionInOtherStudySql(c.accessionNumber, c.studyInstanceUID));
       if (rowCount) return true;
     }
     if (c.resolvedAs.firstNewSeriesNumber === undefined) return false;
-    const { rows: [r] } = await client.query<{ max: number | null }>(MAX_SERIES_SQL, [c.studyInstanceUID]);
+    const { rows: [r] } = await client.query<{ max: number | null }>(maxSeriesNumberSql(c.studyInstanceUID));
     return (r.max ?? 0) >= c.resolvedAs.firstNewSeriesNumber;
   }
 
   private async insertCapture(client: pg.PoolClient, c: NewCapture, consent: { input: ConsentInput; recordedBy: string },
     enqueue: (tx: SqlExecutor, file: NewCaptureFile) => Promise<void>): Promise<{ kind: 'idempotency-key' } | { kind: 'sop-instance'; sop: string } | undefined> {
-    const inserted = await client.query(
-      `INSERT INTO captures (id, source, created_by, client_id, idempotency_key, fingerprint, study_uid, accession_number, context)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (created_by, idempotency_key) DO NOTHING`,
-      [c.id, c.source, c.createdBy, c.clientId ?? null, c.idempotencyKey ?? null, c.fingerprint ?? null, c.studyInstanceUID,
-        c.accessionNumber || null, c.context]);
+    const inserted = await client.query(insertCaptureSql(c));
     if (inserted.rowCount === 0) return { kind: 'idempotency-key' };
     for (const f of c.files) {
-      const row = await client.query(
-        `INSERT INTO capture_files (capture_id, file_index, file_name, content_type, size_bytes, sha256, upload_key,
-           image, series_uid, sop_uid, series_number, instance_number, status, reason, failure)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                 CASE WHEN $13 = 'failed' THEN 'input' END)
-         ON CONFLICT (sop_uid) WHERE status <> 'failed' DO NOTHING`,
-        [c.id, f.fileIndex, f.fileName, f.contentType ?? null, f.sizeBytes, f.sha256, f.uploadKey ?? null, f.image,
-          f.seriesInstanceUID, f.sopInstanceUID, f.seriesNumber, f.instanceNumber, f.status, f.reason ?? null]);
+      const row = await client.query(insertCaptureFileSql(c.id, f));
       if (row.rowCount === 0) return { kind: 'sop-instance', sop: f.sopInstanceUID };
     }
-    const { patient } = c.context;
-    await client.query(
-      `INSERT INTO consent_records (study_uid, patient_id, issuer, level, consented_by, consented_at, recorded_by, capture_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [c.studyInstanceUID, patient.patientId, patient.issuer, consent.input.level, consent.input.recordedBy,
-        consent.input.recordedAt ?? new Date(), consent.recordedBy, c.id]);
+    await client.query(insertConsentSql(c, consent));
     const tx: SqlExecutor = { executeSql: async (text, values) => ({ rows: (await client.query(text, values)).rows }) };
     for (const f of c.files) if (f.status === 'queued') await enqueue(tx, f);
     return undefined;
   }
 
   async findCapture(id: string): Promise<CaptureRecord | undefined> {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
-    const { rows: [c] } = await this.pool.query<CaptureRow>(
-      'SELECT id, source, created_by, study_uid, context, created_at FROM captures WHERE id = $1', [id]);
+    if (!UUID.test(id)) return undefined;
+    const { rows: [c] } = await this.pool.query<CaptureRow>(findCaptureSql(id));
     if (!c) return undefined;
-    const { rows } = await this.pool.query<FileRow>(
-      `SELECT ${FILE_COLUMNS} FROM ${FILES_FROM} WHERE f.capture_id = $1 ORDER BY f.file_index`, [id]);
+    const { rows } = await this.pool.query<CaptureFileRow>(captureFilesSql(id));
     return toCapture(c, rows);
   }
 
   async findCaptureByIdempotencyKey(createdBy: string, key: string): Promise<{ id: string; fingerprint?: string } | undefined> {
-    const { rows: [r] } = await this.pool.query<{ id: string; fingerprint: string | null }>(
-      'SELECT id, fingerprint FROM captures WHERE created_by = $1 AND idempotency_key = $2', [createdBy, key]);
+    const { rows: [r] } = await this.pool.query<{ id: string; fingerprint: string | null }>(findCaptureByIdempotencyKeySql(createdBy, key));
     return r && { id: r.id, fingerprint: r.fingerprint ?? undefined };
   }
 
   async findFileBySop(sopInstanceUID: string): Promise<{ captureId: string; file: CaptureFileRecord } | undefined> {
-    const { rows: [r] } = await this.pool.query<FileRow>(
-      `SELECT ${FILE_COLUMNS} FROM ${FILES_FROM} WHERE f.sop_uid = $1
-        ORDER BY f.status = 'failed', f.updated_at DESC LIMIT 1`, [sopInstanceUID]);
+    const { rows: [r] } = await this.pool.query<CaptureFileRow>(findFileBySopSql(sopInstanceUID));
     return r ? { captureId: r.capture_id, file: toFile(r) } : undefined;
   }
 
   async findStudy(by: { studyInstanceUID?: string; accessionNumber?: string }): Promise<ExistingStudy[]> {
-    const { rows } = await this.pool.query<{
-      study_uid: string; patient: DicomJson | null; study: DicomJson | null; context: RecordedContext | null; max_series: number | null;
-    }>(
-      // Indexed studies, and studies whose first photographs are still being converted (captures only).
-      `WITH matches AS (
-         SELECT study_uid FROM studies
-          WHERE ($1::text IS NULL OR study_uid = $1) AND ($2::text IS NULL OR accession_number = $2)
-         UNION
-         SELECT study_uid FROM captures
-          WHERE ($1::text IS NULL OR study_uid = $1) AND ($2::text IS NULL OR accession_number = $2)
-       )
-       SELECT m.study_uid, p.attrs AS patient, s.attrs AS study,
-              (SELECT c.context FROM captures c WHERE c.study_uid = m.study_uid ORDER BY c.created_at LIMIT 1) AS context,
-              (${MAX_SERIES_SQL.replaceAll('$1', 'm.study_uid')}) AS max_series
-         FROM matches m LEFT JOIN studies s ON s.study_uid = m.study_uid LEFT JOIN patients p ON p.pk = s.patient_fk
-        LIMIT 2`,
-      [by.studyInstanceUID ?? null, by.accessionNumber ?? null]);
+    const { rows } = await this.pool.query<ExistingStudyRow>(findStudySql(by));
     return rows.map((r) => ({
       studyInstanceUID: r.study_uid,
       indexed: r.patient && r.study ? { patient: r.patient, study: r.study } : undefined,
@@ -161,49 +110,45 @@ export class PostgresCaptureRepository implements CaptureRepository {
   }
 
   async claimFile(captureId: string, fileIndex: number) {
-    const { rows: [r] } = await this.pool.query<{ capture_id: string }>(
-      `UPDATE capture_files SET status = 'converting', attempts = attempts + 1, updated_at = now()
-        WHERE capture_id = $1 AND file_index = $2 AND status IN ('queued', 'converting')
-        RETURNING capture_id`, [captureId, fileIndex]);
+    const { rows: [r] } = await this.pool.query<{ capture_id: string }>(claimFileSql(captureId, fileIndex));
     if (!r) return undefined;
     const capture = (await this.findCapture(captureId))!;
     return { capture, file: capture.files.find((f) => f.fileIndex === fileIndex)! };
   }
 
   async markStored(captureId: string, fileIndex: number, encoding: string): Promise<void> {
-    await this.pool.query(
-      `UPDATE capture_files SET status = 'stored', encoding = $3, reason = NULL, updated_at = now()
-        WHERE capture_id = $1 AND file_index = $2`, [captureId, fileIndex, encoding]);
+    await this.pool.query(markStoredSql(captureId, fileIndex, encoding));
   }
 
   async markFailed(captureId: string, fileIndex: number, reason: string, kind: FailureKind): Promise<void> {
-    await this.pool.query(
-      `UPDATE capture_files SET status = 'failed', reason = $3, failure = $4, updated_at = now()
-        WHERE capture_id = $1 AND file_index = $2 AND status <> 'stored'`, [captureId, fileIndex, reason, kind]);
+    await this.pool.query(markFailedSql(captureId, fileIndex, reason, kind));
   }
 
   async markRetrying(captureId: string, fileIndex: number, reason: string): Promise<void> {
-    await this.pool.query(
-      `UPDATE capture_files SET status = 'queued', reason = $3, updated_at = now()
-        WHERE capture_id = $1 AND file_index = $2 AND status = 'converting'`, [captureId, fileIndex, reason]);
-  }
-
-  async setInstanceQa(sopInstanceUID: string, qa: unknown): Promise<void> {
-    await this.pool.query('UPDATE instances SET qa = $2 WHERE sop_uid = $1', [sopInstanceUID, JSON.stringify(qa)]);
+    await this.pool.query(markRetryingSql(captureId, fileIndex, reason));
   }
 
   async consentHistory(studyInstanceUID: string): Promise<ConsentRecord[]> {
-    const { rows } = await this.pool.query(
-      `SELECT study_uid, level, status, consented_by, consented_at, recorded_by, recorded_at, capture_id
-         FROM consent_records WHERE study_uid = $1 ORDER BY id`, [studyInstanceUID]);
-    return rows.map((r) => ({
-      studyInstanceUID: r.study_uid, level: r.level, status: r.status, consentedBy: r.consented_by,
-      consentedAt: r.consented_at, recordedBy: r.recorded_by, recordedAt: r.recorded_at, captureId: r.capture_id ?? undefined,
-    }));
+    const { rows } = await this.pool.query<ConsentRow>(consentHistorySql(studyInstanceUID));
+    return rows.map(toConsent);
+  }
+
+  /** The consent entered with this capture (its latest record), without loading the study's history. */
+  async consentForCapture(captureId: string): Promise<ConsentRecord | undefined> {
+    if (!UUID.test(captureId)) return undefined;
+    const { rows: [r] } = await this.pool.query<ConsentRow>(consentForCaptureSql(captureId));
+    return r && toConsent(r);
   }
 }
 
-function toCapture(c: CaptureRow, files: FileRow[]): CaptureRecord {
+function toConsent(r: ConsentRow): ConsentRecord {
+  return {
+    studyInstanceUID: r.study_uid, level: r.level, status: r.status, consentedBy: r.consented_by,
+    consentedAt: r.consented_at, recordedBy: r.recorded_by, recordedAt: r.recorded_at, captureId: r.capture_id ?? undefined,
+  };
+}
+
+function toCapture(c: CaptureRow, files: CaptureFileRow[]): CaptureRecord {
   return {
     id: c.id, source: c.source, createdBy: c.created_by, studyInstanceUID: c.study_uid, context: reviveContext(c.context),
     createdAt: c.created_at, files: files.map(toFile),
@@ -216,7 +161,7 @@ function reviveContext(ctx: RecordedContext): RecordedContext {
   return typeof at === 'string' ? { ...ctx, consent: { ...ctx.consent, recordedAt: new Date(at) } } : ctx;
 }
 
-function toFile(r: FileRow): CaptureFileRecord {
+function toFile(r: CaptureFileRow): CaptureFileRecord {
   return {
     fileIndex: r.file_index, fileName: r.file_name, contentType: r.content_type ?? undefined, sizeBytes: Number(r.size_bytes),
     sha256: r.sha256, uploadKey: r.upload_key ?? undefined, image: r.image, seriesInstanceUID: r.series_uid,

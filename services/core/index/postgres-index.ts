@@ -13,7 +13,7 @@ import type {
 import { toDicomJson, type SearchRow } from './search-results.js';
 import { commitStoredSql, type CommitOutcomeRow } from './sql/commit.js';
 import {
-  deletePendingSql, existingInstanceSql, findInstancesSql, replacePendingSql, reservePendingSql,
+  deletePendingSql, existingInstanceSql, findInstancesSql, replacePendingSql, reservePendingSql, setQaSql,
 } from './sql/instances.js';
 import { planSearch } from './sql/search.js';
 
@@ -92,6 +92,10 @@ export class PostgresInstanceIndex implements InstanceIndex {
       truncated,
       warnings: [...query.warnings, ...plan.warnings],
     };
+  }
+
+  async setQa(sopInstanceUID: string, qa: unknown): Promise<void> {
+    await this.pool.query(setQaSql(sopInstanceUID, qa));
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * ingestInstance: the ONE place that validates, stores and indexes a DICOM instance. STOW-RS
- * calls it now; the photo converter and DIMSE C-STORE will call it too.
+ * ingestInstance: the ONE place that validates, stores and indexes a DICOM instance. STOW-RS and
+ * the photo converter (services/worker/convert-photo.ts) call it; DIMSE C-STORE will too.
  *
  * Two-phase store (STYLE.md, after Microsoft's DICOM server):
  *   1. reserve the SOP Instance UID with a 'pending' index row (detects duplicates and races),
@@ -9,10 +9,11 @@
  * Any failure undoes what was done, so a failure leaves neither an orphan object nor a half row.
  * A crash between 1 and 3 leaves a pending row, which names its object: reconciliation removes both.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { parsePart10, isStorageSopClass, type ParsedInstance } from '../dicom/index.js';
+import { parsePart10, isStorageSopClass, TAG, type ParsedInstance } from '../dicom/index.js';
 import { isLucidaError } from '../errors.js';
+import { sha256Hex } from '../hash.js';
 import type { InstanceIndex } from '../index/port.js';
 import { JOBS, type JobQueue } from '../queue/jobs.js';
 import { objectKeys, type ObjectStore } from '../storage/object-store.js';
@@ -91,7 +92,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     });
   }
 
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = sha256Hex(bytes);
   const pending = {
     sopInstanceUID: parsed.sopInstanceUID,
     sopClassUID: parsed.sopClassUID,
@@ -140,7 +141,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
   try {
     const result = await deps.index.commitStored(pending.sopInstanceUID, pending.objectKey, parsed.metadata);
     if (result.committed) {
-      if (parsed.metadata[TAG_PIXEL_DATA]) await sendDerive(deps, parsed);
+      if (parsed.metadata[TAG.PixelData]) await sendDerive(deps, parsed);
       return stored(false);
     }
     if (result.reason === 'not-pending') {
@@ -159,8 +160,6 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     return fail(FailureReason.ProcessingFailure, 'the archive could not index the instance');
   }
 }
-
-const TAG_PIXEL_DATA = '7FE00010';
 
 /**
  * The instance is durable whatever happens here: a lost derive job only means the first /thumbnail

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { TS } from '../dicom/index.js';
+import { TS, extractBulkData } from '../dicom/index.js';
 import { itWithTools } from '../../../test/fixtures/tools.js';
 import {
   CANARIES, GREY_QUADRANTS, QUADRANT_COLOURS, dciodvfy, decodeVlPhoto, jsonValue, makeCameraJpeg, photoContext,
@@ -14,6 +14,10 @@ import { jpegEntropyCodedData, parseJpeg } from './jpeg.js';
 
 const limits = { maxPixels: 50_000_000 };
 const convert = (bytes: Buffer, dataset: Record<string, unknown> = {}) => convertPhoto(bytes, photoContext(dataset), limits);
+
+/** The ICC profile a converted file stores (0028,2000), and the one sharp reads from the source. */
+const storedIcc = (part10: Buffer) => extractBulkData(part10, '00282000').data;
+const sourceIcc = async (image: Buffer) => (await sharp(image).metadata()).icc;
 
 /** Stored frame is upright: quadrant colours within JPEG loss of the picture. */
 async function expectUpright(part10: Buffer, expected = QUADRANT_COLOURS, size: [number, number] = [64, 48]) {
@@ -42,7 +46,7 @@ describe('convertPhoto: camera JPEG wrapped without re-encoding', () => {
     const ratio = Number(jsonValue(m, '00282112'));
     expect(ratio).toBeCloseTo((64 * 48 * 3) / d.frame.length, 0);
     expect(jsonValue(m, '00282002')).toBe('SRGB');
-    expect(m['00282000']).toBeDefined(); // ICC Profile, as bulk data
+    expect(storedIcc(out.part10)).toEqual(await sourceIcc(camera)); // ICC Profile: the camera's, byte for byte
     expect(m['00082111']).toBeUndefined(); // nothing was derived
     expect([jsonValue(m, '00080023'), jsonValue(m, '00080033'), jsonValue(m, '0008002A')]).toEqual(['20250304', '101112', '20250304101112+0100']);
     expect([jsonValue(m, '00080070'), jsonValue(m, '00081090'), jsonValue(m, '00181020')]).toEqual(['Canon', 'EOS R5', 'Firmware 1.8.1']);
@@ -57,8 +61,10 @@ describe('convertPhoto: camera JPEG wrapped without re-encoding', () => {
     const g = await decodeVlPhoto(grey.part10);
     expect([jsonValue(g.metadata, '00280004'), jsonValue(g.metadata, '00280002'), g.metadata['00280006'], g.channels]).toEqual(['MONOCHROME2', 1, undefined, 1]);
     expect(quadrantDistance(quadrantsOf(g.pixels, g.width, g.height, g.channels), GREY_QUADRANTS)).toBeLessThan(12);
-    const p3 = await decodeVlPhoto((await convert(await makeCameraJpeg({ icc: 'p3' }))).part10);
-    expect(p3.metadata['00282000']).toBeDefined();
+    const p3Camera = await makeCameraJpeg({ icc: 'p3' });
+    const p3Out = await convert(p3Camera);
+    const p3 = await decodeVlPhoto(p3Out.part10);
+    expect(storedIcc(p3Out.part10)).toEqual(await sourceIcc(p3Camera));
     expect(p3.metadata['00282002']).toBeUndefined();
   });
 

@@ -74,6 +74,7 @@ describe('convertPhoto: the data set around the pixels', () => {
       AnatomicRegionSequence: [{ CodeValue: '70559009', CodingSchemeDesignator: 'SCT', CodeMeaning: 'Skin of anterior surface of forearm' }],
     });
     const report = dciodvfy((await convertPhoto(await makeCameraJpeg({ icc: 'srgb' }), context, limits)).part10);
+    expect(report.iod).toBe('VLPhotographicImage'); // proof that dciodvfy ran and checked the IOD meant
     expect(report.errors).toEqual([]);
   });
 });

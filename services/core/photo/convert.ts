@@ -13,14 +13,13 @@
  * Same bytes + same context ⇒ same output bytes: nothing depends on the clock or randomness (UIDs and
  * createdAt come from the context), so a retried conversion is idempotent.
  */
-import { TS } from '../dicom/index.js';
+import { TS, writePart10, type PixelDataValue } from '../dicom/index.js';
 import { LucidaError } from '../errors.js';
 import { buildDataset, type PixelAttributes } from './dataset.js';
 import { probePhoto, readTiffHeader } from './detect.js';
 import { readExif, type ExifInfo } from './exif.js';
 import { readHeifHeader } from './heif.js';
 import { parseJpeg, strippedJpegParts, type JpegStructure } from './jpeg.js';
-import { writePhotoPart10, type PixelDataValue } from './part10.js';
 import { REENCODE, encodeBaselineJpeg, encodeNative, openHeic, openOriented, type DecodeOptions } from './pixels.js';
 import type { ConvertLimits, ConvertedPhoto, PhotoContext, PhotoFormat } from './types.js';
 
@@ -59,7 +58,8 @@ export async function convertPhoto(bytes: Buffer, context: PhotoContext, limits:
   }
   const dataset = buildDataset(context, exif.dataset, stored.attributes);
   return {
-    part10: writePhotoPart10(stored.transferSyntaxUID, dataset, stored.value),
+    // Pixel Data is appended by the writer, its megabytes copied once (see writePart10).
+    part10: writePart10({ TransferSyntaxUID: stored.transferSyntaxUID }, dataset, { pixelData: stored.value }),
     sourceFormat: probe.format,
     encoding: stored.encoding,
     transferSyntaxUID: stored.transferSyntaxUID,
@@ -95,7 +95,7 @@ async function fromJpeg(bytes: Buffer, exif: ExifInfo, opts: DecodeOptions): Pro
     return {
       encoding: 'wrapped',
       transferSyntaxUID: TS.JPEGBaseline8Bit,
-      value: { fragment: stripped.parts, length: stripped.length },
+      value: { fragments: [stripped.parts] },
       attributes: {
         rows: frame.height, columns: frame.width, samples: samples as 1 | 3, jpeg: true,
         lossy: [{ method: JPEG_METHOD, ratio: sourceRatio }],
@@ -135,7 +135,7 @@ async function reencoded(
   return {
     encoding: 'reencoded',
     transferSyntaxUID: TS.JPEGBaseline8Bit,
-    value: { fragment: stripped.parts, length: stripped.length },
+    value: { fragments: [stripped.parts] },
     attributes: {
       rows: s.frame.height, columns: s.frame.width, samples: channels, jpeg: true,
       lossy: [...earlier, { method: JPEG_METHOD, ratio: (s.frame.width * s.frame.height * channels) / stripped.length }],

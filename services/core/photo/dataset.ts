@@ -1,7 +1,8 @@
 /**
  * The VL Photographic Image data set (PS3.3 A.32.4) around converted pixels: the clinical context as
  * given, EXIF-derived attributes, and the attributes the converter owns (SOP class, image type, Image
- * Pixel module, lossy compression history, ICC profile). Pixel Data itself is written by part10.ts.
+ * Pixel module, lossy compression history, ICC profile). Pixel Data itself is appended by
+ * writePart10 (dicom/write.ts).
  */
 import { SOP_CLASS } from '../dicom/index.js';
 import { LucidaError } from '../errors.js';

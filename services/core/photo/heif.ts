@@ -66,7 +66,7 @@ const child = (buf: Buffer, parent: Box, type: string, skip = 0) => {
 };
 
 /** The brands of the 'ftyp' box: major first, then the compatible ones. */
-export function heifBrands(buf: Buffer): string[] {
+function heifBrands(buf: Buffer): string[] {
   const ftyp = boxes(buf, 0, buf.length).next().value as Box | undefined;
   if (!ftyp || ftyp.type !== 'ftyp' || ftyp.end - ftyp.start < 8) invalid('damaged file type box');
   const brands = [buf.toString('latin1', ftyp.start, ftyp.start + 4)];

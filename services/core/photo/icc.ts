@@ -5,7 +5,7 @@
  */
 
 /** The profile's description (first record of a v4 'mluc'), or undefined when absent or malformed. */
-export function iccDescription(icc: Buffer): string | undefined {
+function iccDescription(icc: Buffer): string | undefined {
   if (icc.length < 132) return undefined;
   const count = icc.readUInt32BE(128);
   for (let i = 0; i < count && 132 + (i + 1) * 12 <= icc.length; i++) {

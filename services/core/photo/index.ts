@@ -4,11 +4,9 @@
  */
 export { probePhoto } from './detect.js';
 export { convertPhoto } from './convert.js';
-export { stripJpegMetadata, jpegEntropyCodedData, parseJpeg, parseJpegHeader } from './jpeg.js';
-export type { JpegFrame, JpegHeader, JpegProcess, JpegStructure, StrippedJpeg } from './jpeg.js';
-export { readExif } from './exif.js';
-export type { ExifInfo } from './exif.js';
-export { REENCODE } from './pixels.js';
-export type { ConvertLimits, ConvertedPhoto, NaturalDataset, PhotoContext, PhotoFormat, PhotoProbe } from './types.js';
+export type { ConvertLimits, ConvertedPhoto, PhotoContext, PhotoProbe } from './types.js';
+/** The entropy-coded data of a JPEG: tests compare it between a camera file and the stored frame. */
+export { jpegEntropyCodedData } from './jpeg.js';
 // Derived renditions and QA figures live beside the converter (renditions.ts, qa.ts; not part of it).
 export { deriveStandardRenditions, storedFrameAsRendered } from './renditions.js';
+export type { DeriveOptions, StandardRenditions } from './renditions.js';

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { expectLucidaError } from '../../../test/helpers/errors.js';
 import { CANARIES, makeCameraJpeg, restartJpegFixture } from '../../../test/fixtures/photos.js';
-import { jpegEntropyCodedData, parseJpeg, parseJpegHeader, stripJpegMetadata } from './jpeg.js';
+import { jpegEntropyCodedData, parseJpeg, parseJpegHeader, strippedJpegParts } from './jpeg.js';
 
 /** A marker segment: FF, marker, 16-bit length (payload + 2), payload. */
 function segment(marker: number, payload: Buffer): Buffer {
@@ -17,6 +17,12 @@ const afterSoi = (jpeg: Buffer, ...segments: Buffer[]) => Buffer.concat([jpeg.su
 const markers = (jpeg: Buffer) => parseJpegHeader(jpeg).segments.map((s) => s.marker);
 
 const raw = (jpeg: Buffer) => sharp(jpeg, { ignoreIcc: true }).raw().toBuffer();
+
+/** The stripped JPEG as one buffer, and the ICC profile (what the converter stores). */
+function strip(jpeg: Buffer): { jpeg: Buffer; icc?: Buffer } {
+  const { parts, length, icc } = strippedJpegParts(jpeg);
+  return { jpeg: Buffer.concat(parts, length), icc };
+}
 
 describe('parseJpeg', () => {
   it('reads the frame of a baseline colour JPEG', async () => {
@@ -85,7 +91,7 @@ describe('parseJpeg', () => {
   });
 });
 
-describe('stripJpegMetadata', () => {
+describe('strippedJpegParts', () => {
   it('drops EXIF (GPS, owner, serials), XMP, IPTC, COM and vendor APPn; keeps the entropy-coded data byte for byte', async () => {
     const camera = await makeCameraJpeg({ gps: true, identifying: true, icc: 'srgb' });
     const withMore = afterSoi(
@@ -96,7 +102,7 @@ describe('stripJpegMetadata', () => {
       segment(0xeb, Buffer.from('vendor maker data', 'latin1')),
       segment(0xfe, Buffer.from(CANARIES.comment, 'latin1')),
     );
-    const { jpeg, icc } = stripJpegMetadata(withMore);
+    const { jpeg, icc } = strip(withMore);
     for (const canary of Object.values(CANARIES)) expect(jpeg.includes(canary)).toBe(false);
     expect(jpeg.includes('Exif\0\0')).toBe(false);
     expect(markers(jpeg).filter((m) => m >= 0xe0 && m <= 0xef || m === 0xfe)).toEqual([]);
@@ -109,7 +115,7 @@ describe('stripJpegMetadata', () => {
     const thumbnail = Buffer.from([2, 1, 10, 20, 30, 40, 50, 60]); // 2 × 1 RGB
     const jfif = segment(0xe0, Buffer.concat([Buffer.from('JFIF\0\x01\x02\x01\x00\x48\x00\x48', 'latin1'), thumbnail]));
     const adobe = segment(0xee, Buffer.from('Adobe\0\x64\0\0\0\0\x01', 'latin1'));
-    const { jpeg } = stripJpegMetadata(afterSoi(await makeCameraJpeg(), jfif, adobe));
+    const { jpeg } = strip(afterSoi(await makeCameraJpeg(), jfif, adobe));
     expect(markers(jpeg).slice(0, 2)).toEqual([0xe0, 0xee]);
     expect(jpeg.subarray(2, 20)).toEqual(Buffer.from('\xff\xe0\x00\x10JFIF\0\x01\x02\x01\x00\x48\x00\x48\x00\x00', 'latin1'));
     expect(parseJpeg(jpeg).adobeTransform).toBe(1);
@@ -121,9 +127,9 @@ describe('stripJpegMetadata', () => {
     for (let i = 0; i < profile.length; i++) profile[i] = (i * 7) % 251;
     const chunks = [profile.subarray(0, 65_000), profile.subarray(65_000, 130_000), profile.subarray(130_000)];
     const app2 = (seq: number) => segment(0xe2, Buffer.concat([Buffer.from(`ICC_PROFILE\0${String.fromCharCode(seq, 3)}`, 'latin1'), chunks[seq - 1]]));
-    expect(stripJpegMetadata(afterSoi(jpeg, app2(2), app2(1), app2(3))).icc?.equals(profile)).toBe(true);
+    expect(strip(afterSoi(jpeg, app2(2), app2(1), app2(3))).icc?.equals(profile)).toBe(true);
     // An incomplete profile is dropped rather than returned wrong.
-    const { jpeg: out, icc } = stripJpegMetadata(afterSoi(jpeg, app2(1), app2(3)));
+    const { jpeg: out, icc } = strip(afterSoi(jpeg, app2(1), app2(3)));
     expect(icc).toBeUndefined();
     expect(out.includes('ICC_PROFILE')).toBe(false);
   });
@@ -137,7 +143,7 @@ describe('stripJpegMetadata', () => {
     const trailer = Buffer.concat([await makeCameraJpeg({ gps: true }), Buffer.from(CANARIES.cameraOwner)]);
     const input = Buffer.concat([progressive.subarray(0, second), exif, progressive.subarray(second), trailer]);
     expect(parseJpeg(input).lateMetadata).toHaveLength(1);
-    const { jpeg } = stripJpegMetadata(input);
+    const { jpeg } = strip(input);
     for (const canary of Object.values(CANARIES)) expect(jpeg.includes(canary)).toBe(false);
     expect(jpeg.subarray(-2)).toEqual(Buffer.from([0xff, 0xd9]));
     expect((await raw(jpeg)).equals(await raw(progressive))).toBe(true);

@@ -66,13 +66,6 @@ export interface JpegStructure extends JpegHeader {
   scans: number;
 }
 
-export interface StrippedJpeg {
-  /** SOI, JFIF (no thumbnail), APP14 Adobe, tables, SOFn, SOS, entropy-coded data, EOI. */
-  jpeg: Buffer;
-  /** The ICC profile from APP2 ICC_PROFILE segments, reassembled; absent when none (or incomplete). */
-  icc?: Buffer;
-}
-
 const SOI = 0xd8;
 const EOI = 0xd9;
 const SOS = 0xda;
@@ -108,6 +101,14 @@ const isJfif = (buf: Buffer, seg: JpegSegment) => seg.marker === APP0 && hasId(b
 const isAdobe = (buf: Buffer, seg: JpegSegment) => seg.marker === APP14 && hasId(buf, seg, 'Adobe');
 /** True for APP2 "ICC_PROFILE\0" (ICC.1 Annex B.4). */
 const isIcc = (buf: Buffer, seg: JpegSegment) => seg.marker === APP2 && hasId(buf, seg, 'ICC_PROFILE\0');
+
+/**
+ * The colour transform flag of an APP14 "Adobe" segment (its last byte: 0 RGB or CMYK, 1 YCbCr,
+ * 2 YCCK), or undefined when `seg` is not one.
+ */
+export function adobeTransformOf(buf: Buffer, seg: JpegSegment): number | undefined {
+  return isAdobe(buf, seg) && seg.end - seg.offset >= 16 ? buf[seg.offset + 15] : undefined;
+}
 
 /** Reads the marker at `p` (after any 0xFF fill bytes) and the segment it starts. */
 function segmentAt(buf: Buffer, p: number): JpegSegment {
@@ -185,8 +186,8 @@ export function parseJpegHeader(buf: Buffer): JpegHeader {
     if (isSof(m)) {
       if (frame) invalid('more than one frame header');
       frame = parseFrame(buf, seg);
-    } else if (isAdobe(buf, seg) && seg.end - seg.offset >= 16) {
-      adobeTransform = buf[seg.offset + 15];
+    } else if (isAdobe(buf, seg)) {
+      adobeTransform = adobeTransformOf(buf, seg) ?? adobeTransform;
     } else if (m === DQT) {
       for (const id of quantizationTables(buf, seg)) tables.add(id);
     } else if (m === SOS) {
@@ -350,16 +351,6 @@ export function strippedJpegParts(jpeg: Buffer, s: JpegStructure = parseJpeg(jpe
   parts.push(jpeg.subarray(from, s.end));
   const length = parts.reduce((n, b) => n + b.length, 0);
   return { parts, length, icc: reassembleIcc(jpeg, iccSegments) };
-}
-
-/**
- * Removes every metadata segment from a JPEG without touching the entropy-coded data (see
- * {@link strippedJpegParts} for what is kept and why) and returns the ICC profile separately.
- * @throws LucidaError INVALID_IMAGE when the JPEG is truncated or corrupt.
- */
-export function stripJpegMetadata(jpeg: Buffer): StrippedJpeg {
-  const { parts, length, icc } = strippedJpegParts(jpeg);
-  return { jpeg: Buffer.concat(parts, length), ...(icc ? { icc } : {}) };
 }
 
 /** APP0 JFIF with the same version and density but no thumbnail (Xthumbnail = Ythumbnail = 0). */

@@ -52,7 +52,7 @@ function srgbProfile(): Promise<Buffer> {
 }
 
 /** Maps a libvips/sharp failure to the error catalogue; decoder messages carry no patient data. */
-export function decodeError(label: string, e: unknown): LucidaError {
+function decodeError(label: string, e: unknown): LucidaError {
   const message = String((e as Error)?.message ?? e).split('\n')[0].slice(0, 200);
   if (/pixel limit/i.test(message)) return new LucidaError('IMAGE_TOO_LARGE', `the ${label} image has more pixels than this archive accepts`);
   if (/unsupported image format/i.test(message)) return new LucidaError('UNSUPPORTED_IMAGE', `the ${label} image cannot be read (${message})`);

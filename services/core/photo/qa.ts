@@ -25,7 +25,7 @@
  *   ≥ {@link HIGHLIGHT_CLIP_LEVEL} (blown highlights), and the mean luma. Luma, not per channel: a
  *   single saturated channel (e.g. red in strongly erythematous skin) is not counted.
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { LucidaError } from '../errors.js';
 import { MAX_DECODE_PIXELS } from '../dicom/frames.js';
 
@@ -165,24 +165,27 @@ export function analysisSize(width: number, height: number): { width: number; he
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
+/**
+ * Decodes an image onto the analysis grid ({@link analysisSize}): 8-bit, alpha dropped, greyscale as
+ * one channel. `image` is a sharp pipeline over a `width` × `height` image with no resize of its own;
+ * the resize to the grid lets sharp decode JPEGs at a reduced DCT scale (shrink-on-load). sharp's
+ * errors are thrown as they are, for the caller to map.
+ */
+export async function decodeToAnalysisGrid(image: Sharp, width: number, height: number, grey: boolean): Promise<RawImage> {
+  // sharp outputs greyscale as three equal channels unless told otherwise.
+  if (grey) image = image.toColourspace('b-w');
+  if (Math.max(width, height) > QA_ANALYSIS_LONG_SIDE) image = image.resize({ ...analysisSize(width, height), fit: 'fill' });
+  const { data, info } = await image.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  return { pixels: data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+}
+
 async function decodeForAnalysis(encoded: Buffer): Promise<{ source: { width: number; height: number }; grid: RawImage }> {
   try {
-    let image = sharp(encoded, { failOn: 'error', limitInputPixels: MAX_DECODE_PIXELS });
+    const image = sharp(encoded, { failOn: 'error', limitInputPixels: MAX_DECODE_PIXELS });
     const meta = await image.metadata();
     if (!meta.width || !meta.height) throw new LucidaError('INVALID_IMAGE', 'image has no dimensions');
-    const size = analysisSize(meta.width, meta.height);
-    // sharp outputs greyscale as three equal channels unless told otherwise.
-    if (meta.channels === 1 || meta.channels === 2) image = image.toColourspace('b-w');
-    // A resize as the first operation lets sharp use JPEG shrink-on-load.
-    const { data, info } = await image
-      .resize({ ...size, fit: 'fill' })
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    return {
-      source: { width: meta.width, height: meta.height },
-      grid: { pixels: data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] },
-    };
+    const grey = meta.channels === 1 || meta.channels === 2;
+    return { source: { width: meta.width, height: meta.height }, grid: await decodeToAnalysisGrid(image, meta.width, meta.height, grey) };
   } catch (e) {
     throw asImageError(e);
   }
@@ -190,15 +193,12 @@ async function decodeForAnalysis(encoded: Buffer): Promise<{ source: { width: nu
 
 async function toAnalysisGrid(raw: RawImage): Promise<RawImage> {
   if (Math.max(raw.width, raw.height) <= QA_ANALYSIS_LONG_SIDE) return raw;
-  const size = analysisSize(raw.width, raw.height);
   try {
-    let image = sharp(raw.pixels, {
+    const image = sharp(raw.pixels, {
       raw: { width: raw.width, height: raw.height, channels: raw.channels },
       limitInputPixels: MAX_DECODE_PIXELS,
     });
-    if (raw.channels <= 2) image = image.toColourspace('b-w');
-    const { data, info } = await image.resize({ ...size, fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
-    return { pixels: data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+    return await decodeToAnalysisGrid(image, raw.width, raw.height, raw.channels <= 2);
   } catch (e) {
     throw asImageError(e);
   }

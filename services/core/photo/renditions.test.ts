@@ -1,10 +1,10 @@
 import sharp, { type Sharp } from 'sharp';
 import { makeCtImage, makeJpeg, makeSecondaryCaptureRgb, makeVlPhoto } from '../../../test/fixtures/dicom.js';
 import { expectLucidaRejection } from '../../../test/helpers/errors.js';
-import { SOP_CLASS, extractFrame, renderFrame } from '../dicom/index.js';
+import { SOP_CLASS, extractFrame, readPart10, renderFrame } from '../dicom/index.js';
 import { STANDARD_RENDITIONS } from '../dicom/renditions.js';
 import { measureImageQa } from './qa.js';
-import { deriveStandardRenditions, isPhotograph, isPlainBaselineJpeg } from './renditions.js';
+import { deriveStandardRenditions, isPlainBaselineJpeg, storedFrameAsRendered } from './renditions.js';
 
 /** What the /rendered and /thumbnail routes render on a cache miss. */
 const routeRendered = (part10: Buffer) => renderFrame(part10, 1, STANDARD_RENDITIONS.rendered);
@@ -76,7 +76,20 @@ describe('deriveStandardRenditions: JPEG Baseline photographs', () => {
 
   it('measures Dermoscopic Photography too', async () => {
     const derm = await makeVlPhoto({ jpeg, extra: { SOPClassUID: SOP_CLASS.DermoscopicPhotographyImage } });
-    expect((await deriveStandardRenditions(derm)).qa).toBeDefined();
+    const { qa } = await deriveStandardRenditions(derm);
+    expect(qa).toEqual(await measureImageQa(storedFrame(derm)));
+    expect(qa).toMatchObject({ width: 1600, height: 1200, analysed: { width: 1024, height: 768 } });
+  });
+
+  it('reads a file once: takes it already read, and the SOP class from the caller', async () => {
+    const file = readPart10(part10);
+    const fromFile = await deriveStandardRenditions(file);
+    expect(fromFile.rendered.equals(storedFrame(part10))).toBe(true);
+    expect(fromFile.qa).toEqual(await measureImageQa(storedFrame(part10)));
+    // The caller's SOP class wins over the data set's (what the index says the instance is).
+    expect((await deriveStandardRenditions(file, { sopClassUID: SOP_CLASS.SecondaryCapture })).qa).toBeUndefined();
+    expect(storedFrameAsRendered(file)?.equals(storedFrame(part10))).toBe(true);
+    expect(storedFrameAsRendered(part10)?.equals(storedFrame(part10))).toBe(true);
   });
 
   it('does not measure a JPEG that is not a photograph, and its thumbnail is byte for byte the route\'s', async () => {
@@ -99,6 +112,7 @@ describe('deriveStandardRenditions: JPEGs a browser could show differently are r
     const { rendered, qa } = await deriveStandardRenditions(part10);
     expect(rendered.equals(await routeRendered(part10))).toBe(true);
     expect(rendered.equals(storedFrame(part10))).toBe(false);
+    expect(storedFrameAsRendered(part10)).toBeUndefined();
     expect(qa?.width).toBe(320);
   });
 });
@@ -127,24 +141,13 @@ describe('deriveStandardRenditions: native pixel data', () => {
     expect(rendered.equals(await routeRendered(ct))).toBe(true);
     expect(await sharp(thumbnail).metadata()).toMatchObject({ format: 'jpeg', width: 64, height: 64, channels: 1 });
     expect(await meanDifference(thumbnail, await routeThumbnail(ct))).toBeLessThan(3);
+    expect(thumbnail.equals(await routeThumbnail(ct))).toBe(true); // not a photograph: the route's own pipeline
     expect(qa).toBeUndefined();
   });
 
   it('refuses instances without pixel data and bytes that are not DICOM', async () => {
     await expectLucidaRejection('NOT_FOUND', deriveStandardRenditions(await makeVlPhoto({ extra: { PixelData: undefined } })));
     await expectLucidaRejection('INVALID_DICOM', deriveStandardRenditions(Buffer.from('not DICOM')));
-  });
-});
-
-describe('isPhotograph', () => {
-  it('is true for single-frame VL still-image classes only', () => {
-    expect(isPhotograph(SOP_CLASS.VLPhotographicImage, 1)).toBe(true);
-    expect(isPhotograph(SOP_CLASS.DermoscopicPhotographyImage, 1)).toBe(true);
-    expect(isPhotograph('1.2.840.10008.5.1.4.1.1.77.1.1', 1)).toBe(true); // VL Endoscopic
-    expect(isPhotograph(SOP_CLASS.VLPhotographicImage, 2)).toBe(false);
-    expect(isPhotograph(SOP_CLASS.VideoPhotographicImage, 1)).toBe(false);
-    expect(isPhotograph('1.2.840.10008.5.1.4.1.1.77.1.6', 1)).toBe(false); // whole slide
-    expect(isPhotograph(SOP_CLASS.CTImage, 1)).toBe(false);
   });
 });
 

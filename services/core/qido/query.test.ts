@@ -60,6 +60,15 @@ describe('parseQidoQuery', () => {
     expect(parse('StudyTime=103000.123456').matches[0]).toMatchObject({ type: 'single', value: '103000.123456' });
   });
 
+  it('refuses DA values that are not calendar dates, as values and as range ends (INVALID_QUERY)', () => {
+    rejects('StudyDate=20240231', /StudyDate: "20240231" is not a DA value/);
+    rejects('StudyDate=20240101-20240231', /StudyDate: "20240231" is not a DA value/);
+    rejects('StudyDate=20230229-', /StudyDate: "20230229" is not a DA value/);
+    rejects('PatientBirthDate=19000229', /PatientBirthDate/);
+    expect(parse('StudyDate=20240229').matches[0]).toMatchObject({ type: 'single', value: '20240229' });
+    expect(parse('StudyDate=20240201-20240229').matches[0]).toMatchObject({ type: 'range', range: { from: '20240201', to: '20240229' } });
+  });
+
   it('reads DT values with UTC offsets as single values or range ends', () => {
     const dt = (v: string) => parse(`AcquisitionDateTime=${encodeURIComponent(v)}`, 'instance').matches[0];
     expect(dt('20240110-0500')).toMatchObject({ type: 'single', value: '20240110-0500' });

@@ -33,5 +33,5 @@ export interface SqlExecutor { executeSql(text: string, values?: unknown[]): Pro
 
 /** The queue port: what the API and the ingest path need to hand work to the workers. */
 export interface JobQueue {
-  send<N extends JobName>(name: N, data: JobPayloads[N], opts?: { tx?: SqlExecutor; singletonKey?: string }): Promise<void>;
+  send<N extends JobName>(name: N, data: JobPayloads[N], opts?: { tx?: SqlExecutor }): Promise<void>;
 }

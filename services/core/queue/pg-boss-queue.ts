@@ -40,11 +40,8 @@ export class PgBossQueue implements JobQueue {
     return new PgBossQueue(boss);
   }
 
-  async send<N extends JobName>(name: N, data: JobPayloads[N], opts: { tx?: SqlExecutor; singletonKey?: string } = {}): Promise<void> {
-    await this.boss.send(name, data as object, {
-      ...(opts.tx ? { db: opts.tx } : {}),
-      ...(opts.singletonKey ? { singletonKey: opts.singletonKey } : {}),
-    });
+  async send<N extends JobName>(name: N, data: JobPayloads[N], opts: { tx?: SqlExecutor } = {}): Promise<void> {
+    await this.boss.send(name, data as object, opts.tx ? { db: opts.tx } : {});
   }
 
   async stop(): Promise<void> {

@@ -1,26 +1,41 @@
 /**
  * Filesystem ObjectStore: the embedded default. Atomic and durable puts: write to a temporary
  * file in the same filesystem, fsync it, rename over the final name, fsync the directory.
+ *
+ * Several processes may share one root (API and worker roles given the same DATA_DIR): each store
+ * writes its temporary files in a directory of its own under `<root>/.tmp`, and at start removes
+ * only what has not been touched for an hour, which a live process's file never is (it is written
+ * to until it is renamed away).
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { LucidaError } from '../errors.js';
 import { assertValidKey, type ByteRange, type ObjectStore } from './object-store.js';
 
+/** Temporary files and directories untouched for this long were left by a process that died. */
+const STALE_TEMPORARY_MS = 3600_000;
+
 export class FsObjectStore implements ObjectStore {
+  /** `<root>/.tmp`, shared by every process using the root. */
+  private readonly tmpRoot: string;
+  /** This store's own directory in it. */
   private readonly tmpDir: string;
 
   constructor(private readonly root: string) {
-    this.tmpDir = path.join(root, '.tmp');
+    this.tmpRoot = path.join(root, '.tmp');
+    this.tmpDir = path.join(this.tmpRoot, randomUUID());
   }
 
-  /** Creates the root and cleans temporary files left by a crash. */
+  /**
+   * Creates the root and this store's temporary directory, and removes temporary files (and
+   * directories) crashed processes left: those untouched for an hour. Other live processes' files stay.
+   */
   async init(): Promise<void> {
-    await rm(this.tmpDir, { recursive: true, force: true });
+    await mkdir(this.tmpRoot, { recursive: true });
+    await removeStaleTemporaries(this.tmpRoot, Date.now() - STALE_TEMPORARY_MS);
     await mkdir(this.tmpDir, { recursive: true });
   }
 
@@ -34,21 +49,14 @@ export class FsObjectStore implements ObjectStore {
     const tmp = path.join(this.tmpDir, randomUUID());
     try {
       let sizeBytes: number;
-      if (Buffer.isBuffer(body)) {
-        const fh = await open(tmp, 'wx', 0o640);
-        try {
-          await fh.writeFile(body);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        sizeBytes = body.length;
-      } else {
-        const out = createWriteStream(tmp, { flags: 'wx', mode: 0o640 });
-        await pipeline(body, out);
-        sizeBytes = out.bytesWritten;
-        const fh = await open(tmp, 'r');
-        try { await fh.sync(); } finally { await fh.close(); }
+      const fh = await this.createTemporary(tmp);
+      try {
+        // writeFile takes a stream too, reading it as it writes (backpressure included).
+        await writeFile(fh, body);
+        await fh.sync();
+        sizeBytes = Buffer.isBuffer(body) ? body.length : (await fh.stat()).size;
+      } finally {
+        await fh.close();
       }
       const dir = path.dirname(target);
       await mkdir(dir, { recursive: true });
@@ -58,6 +66,21 @@ export class FsObjectStore implements ObjectStore {
     } catch (err) {
       await unlink(tmp).catch(() => {});
       throw err;
+    }
+  }
+
+  /**
+   * Creates a temporary file in this store's directory, creating the directory when it is missing:
+   * on a put before init(), or after another process's init() removed it as stale (empty and idle
+   * for an hour).
+   */
+  private async createTemporary(file: string): Promise<FileHandle> {
+    try {
+      return await open(file, 'wx', 0o640);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(this.tmpDir, { recursive: true });
+      return open(file, 'wx', 0o640);
     }
   }
 
@@ -87,6 +110,41 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 }
+
+/**
+ * Removes from `.tmp` the entries last modified before `before`: loose files, files in the
+ * directories of processes, and those directories when they were idle too and are now empty.
+ * Entries may vanish meanwhile (renamed into place by their process): that is not an error.
+ */
+async function removeStaleTemporaries(tmpRoot: string, before: number): Promise<void> {
+  for (const entry of await readdir(tmpRoot, { withFileTypes: true })) {
+    const entryPath = path.join(tmpRoot, entry.name);
+    if (!entry.isDirectory()) {
+      await removeIfStale(entryPath, before);
+      continue;
+    }
+    // Judged before its stale files go, since removing them touches the directory.
+    const idle = await isStale(entryPath, before);
+    const files = await readdir(entryPath).catch(ignoreMissing([]));
+    for (const name of files) await removeIfStale(path.join(entryPath, name), before);
+    // Housekeeping: a directory not empty (its process wrote meanwhile), gone, or not removable stays.
+    if (idle) await rmdir(entryPath).catch(() => {});
+  }
+}
+
+async function isStale(file: string, before: number): Promise<boolean> {
+  const s = await stat(file).catch(ignoreMissing(undefined));
+  return s !== undefined && s.mtimeMs < before;
+}
+
+async function removeIfStale(file: string, before: number): Promise<void> {
+  if (await isStale(file, before)) await rm(file, { recursive: true, force: true });
+}
+
+const ignoreMissing = <T>(value: T) => (err: NodeJS.ErrnoException): T => {
+  if (err.code === 'ENOENT') return value;
+  throw err;
+};
 
 async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');

@@ -28,10 +28,19 @@ export function assertValidKey(key: string): void {
   }
 }
 
-/** Collects a stream into one Buffer: only for bodies known to be bounded (one instance, one part). */
-export async function readAll(stream: AsyncIterable<Buffer | Uint8Array>): Promise<Buffer> {
+/**
+ * Collects a stream into one Buffer: only for bodies known to be bounded (one instance, one part).
+ * With `maxBytes`, throws LucidaError PAYLOAD_TOO_LARGE as soon as more than that has arrived,
+ * without reading the rest; `what` names the stream in that error.
+ */
+export async function readAll(stream: AsyncIterable<Buffer | Uint8Array>, maxBytes = Infinity, what = 'the body'): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > maxBytes) throw new LucidaError('PAYLOAD_TOO_LARGE', `${what} is larger than ${maxBytes} bytes`);
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  }
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 

@@ -38,12 +38,31 @@ export function replacePendingSql(p: PendingInstance, previousObjectKey: string)
   };
 }
 
-/** Removes this attempt's pending row (never a stored one, never one another request took over). */
-export function deletePendingSql(sopInstanceUID: string, objectKey: string): SqlStatement {
+/**
+ * Removes this attempt's pending row (never a stored one, never one another request took over).
+ * With `olderThanSeconds`, only if it is still that old: a request that took the row over since
+ * (replacePending) gave it a new object key and received_at, and its row must stay.
+ */
+export function deletePendingSql(sopInstanceUID: string, objectKey: string, olderThanSeconds?: number): SqlStatement {
+  const params = new Params();
+  const where = [`sop_uid = ${params.add(sopInstanceUID)}`, `status = 'pending'`, `object_key = ${params.add(objectKey)}`];
+  if (olderThanSeconds !== undefined) where.push(`received_at < now() - make_interval(secs => ${params.add(olderThanSeconds)})`);
+  return { text: `DELETE FROM instances WHERE ${where.join(' AND ')}`, values: params.values };
+}
+
+/** Pending rows older than `olderThanSeconds` (left by requests that died), oldest first. */
+export function listStalePendingSql(olderThanSeconds: number, limit: number): SqlStatement {
   return {
-    text: `DELETE FROM instances WHERE sop_uid = $1 AND status = 'pending' AND object_key = $2`,
-    values: [sopInstanceUID, objectKey],
+    text: `SELECT sop_uid, object_key FROM instances
+           WHERE status = 'pending' AND received_at < now() - make_interval(secs => $1)
+           ORDER BY received_at LIMIT $2`,
+    values: [olderThanSeconds, limit],
   };
+}
+
+/** Records an instance's QA figures (a JSON document). */
+export function setQaSql(sopInstanceUID: string, qa: unknown): SqlStatement {
+  return { text: 'UPDATE instances SET qa = $2::jsonb WHERE sop_uid = $1', values: [sopInstanceUID, JSON.stringify(qa)] };
 }
 
 /** Stored instances of a study (optionally one series / one instance), by series then instance number. */
