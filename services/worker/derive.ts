@@ -19,7 +19,7 @@ export async function deriveInstance(deps: DeriveDeps, job: DeriveJob): Promise<
   const log = deps.log.child({ sopInstanceUID: job.sopInstanceUID });
   let derived;
   try {
-    derived = await deriveStandardRenditions(await readObject(deps.store, inst.objectKey));
+    derived = await deriveStandardRenditions(await readObject(deps.store, inst.objectKey), { sopClassUID: inst.sopClassUID });
   } catch (err) {
     // An image this archive cannot render (a codec it lacks) is not worth retrying.
     if (isLucidaError(err) && err.status < 500) {

@@ -12,7 +12,8 @@ import { newUid, parsePart10 } from '../../services/core/dicom/index.js';
 import { PostgresCaptureRepository } from '../../services/core/index/postgres-captures.js';
 import { jpegEntropyCodedData } from '../../services/core/photo/index.js';
 import { postCapture, waitForCapture, waitForQa } from '../helpers/capture.js';
-import { multipartBody, splitMultipart, startTestServer, type TestServer } from '../helpers/server.js';
+import { binary, multipartBody, splitMultipart, startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   CANARIES, GREY_QUADRANTS, QUADRANT_COLOURS, decodeVlPhoto, dciodvfy, heicFixture, jsonValue, makeCameraJpeg, makePng, pngHeader,
   quadrantDistance, quadrantsOf,
@@ -20,11 +21,6 @@ import {
 import { itWithTools } from '../fixtures/tools.js';
 import { makeVlPhoto } from '../fixtures/dicom.js';
 
-const binary = (res: any, cb: (err: Error | null, body: Buffer) => void) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-};
 
 
 const PATIENT = {
@@ -406,12 +402,7 @@ describe('photographs in', () => {
       const sop = newUid();
       const { body, contentType } = multipartBody([{ contentType: 'application/dicom', body: await makeVlPhoto({ jpeg: await makeCameraJpeg({ width: 320, height: 240 }), sopUID: sop }) }]);
       await request(srv.url).post('/dicomweb/studies').set('Authorization', `Bearer ${photographer}`).set('Content-Type', contentType).send(body).expect(200);
-      const deadline = Date.now() + 20_000;
-      let qa: any;
-      while (!qa && Date.now() < deadline) {
-        qa = (await srv.runtime.pool.query('SELECT qa FROM instances WHERE sop_uid = $1', [sop])).rows[0]?.qa;
-        if (!qa) await new Promise((r) => setTimeout(r, 100));
-      }
+      const qa = await waitFor(async () => (await srv.runtime.pool.query('SELECT qa FROM instances WHERE sop_uid = $1', [sop])).rows[0]?.qa, Boolean, { timeoutMs: 20_000 });
       expect(qa).toEqual(expect.objectContaining({ width: 320, height: 240, verdict: expect.any(String) }));
       expect((await readdir(path.join(srv.config.dataDir, 'objects', 'derived', sop))).sort()).toEqual(['rendered-f1-q80-256x256.jpg', 'rendered-f1-q90-full.jpg']);
     });

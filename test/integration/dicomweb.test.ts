@@ -11,15 +11,12 @@ import { makeCtImage, makeJpeg, makeSecondaryCaptureRgb, makeVlPhoto } from '../
 import { parsePart10, newUid, TS } from '../../services/core/dicom/index.js';
 import { importJWK, SignJWT } from 'jose';
 import { loadOrCreateLocalKey } from '../../services/core/auth/tokens.js';
-import { multipartBody, splitMultipart, startTestServer, type TestServer } from '../helpers/server.js';
+import { binary, multipartBody, splitMultipart, startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
+import { jsonValue } from '../helpers/dicom-json.js';
 
-const binary = (res: any, cb: (err: Error | null, body: Buffer) => void) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-};
 const dicomAccept = (ts?: string) => `multipart/related; type="application/dicom"${ts ? `; transfer-syntax=${ts}` : ''}`;
-const tag = (json: any, t: string) => json[t]?.Value?.[0];
+const tag = jsonValue;
 
 describe('DICOMweb archive', () => {
   let srv: TestServer;
@@ -206,7 +203,7 @@ describe('DICOMweb archive', () => {
       const stored = await stow([{ contentType: 'application/dicom', body: ct }]);
       expect(stored.status).toBe(200);
       const ref = stored.body['00081199'].Value[0];
-      const url = new URL(tag(ref, '00081190'));
+      const url = new URL(tag(ref, '00081190') as string);
       const meta = await request(srv.url).get(`${url.pathname}/metadata`).set('Authorization', `Bearer ${read}`).expect(200);
       expect(meta.headers['content-type']).toMatch(/application\/dicom\+json/);
       const bulk = meta.body[0]['7FE00010'].BulkDataURI as string;
@@ -428,12 +425,7 @@ describe('DICOMweb archive', () => {
       await request(srv.url).get('/healthz').expect(200);
       // The first part's store finishes on its own time (the machine may be busy): wait for it to settle.
       const settled = async () => (await srv.runtime.pool.query('SELECT sop_uid, status FROM instances WHERE sop_uid = ANY($1)', [[first, cut]])).rows;
-      const deadline = Date.now() + 10_000;
-      let rows = await settled();
-      while ((rows.length !== 1 || rows[0].status !== 'stored') && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        rows = await settled();
-      }
+      const rows = await waitFor(settled, (r) => r.length === 1 && r[0].status === 'stored');
       expect(rows).toEqual([{ sop_uid: first, status: 'stored' }]);
       // The client's disconnect is accounted for, and is not reported as a server error.
       const logged = srv.logs.join('');

@@ -178,7 +178,7 @@ async function sendStatus(deps: CaptureRouteDeps, res: Response, id: string, sta
   if (viewer && capture.createdBy !== viewer.subject && !viewer.roles.includes('admin')) {
     throw new LucidaError('NOT_FOUND', 'no such capture');
   }
-  const consent = (await deps.captures.consentHistory(capture.studyInstanceUID)).filter((c) => c.captureId === capture.id).at(-1);
+  const consent = await deps.captures.consentForCapture(capture.id);
   const location = deps.urls.capture(capture.id);
   if (replayed) res.setHeader('Idempotent-Replayed', 'true');
   res.status(status).setHeader('Location', location).setHeader('Cache-Control', 'no-store')

@@ -43,7 +43,7 @@ const METADATA_MAX_BYTES = 16 * 1024 * 1024;
 const POLL_MS = 100;
 
 interface Bulk extends UploadedPhoto { captureId: string; used: boolean }
-interface Waiting { captureId: string; sopInstanceUID: string; seriesInstanceUID: string; studyInstanceUID: string; sha256: string }
+interface Waiting { captureId: string; fileIndex: number; sopInstanceUID: string; seriesInstanceUID: string; studyInstanceUID: string }
 
 /** Reads the request, queues one conversion per data set, waits for them; one outcome per data set or refused part. */
 export async function storeMetadataAndBulkData(deps: StowPhotoDeps, req: Request, boundary: string, study?: string): Promise<IngestOutcome[]> {
@@ -138,13 +138,17 @@ async function submitDataset(deps: ServiceDeps, req: Request, ds: DicomJson,
         sopInstanceUIDs: [ids.sopInstanceUID], instanceNumbers: [ids.instanceNumber],
       }],
     });
-    const capture = (await deps.captures.findCapture(result.captureId))!;
-    const f = result.replayed ? capture.files.find((x) => x.sopInstanceUID === ids.sopInstanceUID)! : capture.files[0];
+    if (!result.replayed) {
+      const [f] = result.files;
+      return { captureId: result.captureId, fileIndex: f.fileIndex, sopInstanceUID: f.sopInstanceUID, seriesInstanceUID: f.seriesInstanceUID, studyInstanceUID: result.studyInstanceUID };
+    }
     // A re-send is the same instance only with the same image and the same clinical data.
-    if (result.replayed && (f.sha256 !== file.sha256 || !sameClinicalData(capture, f, parsed))) {
+    const earlier = (await deps.captures.findCapture(result.captureId))!;
+    const f = earlier.files.find((x) => x.sopInstanceUID === ids.sopInstanceUID)!;
+    if (f.sha256 !== file.sha256 || !sameClinicalData(earlier, f, parsed)) {
       return failure(FailureReason.DuplicateSopInstance, 'other image or data already sent under this SOP Instance UID', ids);
     }
-    return { captureId: capture.id, sopInstanceUID: f.sopInstanceUID, seriesInstanceUID: f.seriesInstanceUID, studyInstanceUID: capture.studyInstanceUID, sha256: f.sha256 };
+    return { captureId: earlier.id, fileIndex: f.fileIndex, sopInstanceUID: f.sopInstanceUID, seriesInstanceUID: f.seriesInstanceUID, studyInstanceUID: earlier.studyInstanceUID };
   } catch (err) {
     if (!isLucidaError(err) || err.status >= 500) throw err;
     return failure(FailureReason.DataSetDoesNotMatchSopClass, err.message, ids);
@@ -166,13 +170,16 @@ async function waitForConversions(deps: StowPhotoDeps, items: (IngestOutcome | W
   const deadline = Date.now() + deps.config.photos.stowWaitSeconds * 1000;
   const done = new Map<Waiting, IngestOutcome>();
   for (;;) {
-    for (const w of items) {
-      if ('status' in w || done.has(w)) continue;
-      const found = await deps.captures.findFileBySop(w.sopInstanceUID);
+    const waiting = items.filter((w) => !('status' in w) && !done.has(w)) as Waiting[];
+    // One query per poll for all of them, each read by its own capture and file (not by SOP UID,
+    // which a failed earlier capture may share).
+    const files = await deps.captures.filesOfCaptures(waiting.map((w) => w.captureId));
+    for (const w of waiting) {
+      const found = files.find((x) => x.captureId === w.captureId && x.file.fileIndex === w.fileIndex);
       const outcome = found && settled(w, found.file);
       if (outcome) done.set(w, outcome);
     }
-    const open = items.filter((w) => !('status' in w) && !done.has(w)) as Waiting[];
+    const open = waiting.filter((w) => !done.has(w));
     if (open.length === 0 || Date.now() > deadline) {
       return items.map((w) => ('status' in w ? w : done.get(w) ?? failure(FailureReason.ProcessingFailure,
         // ErrorComment is 64 characters: the status URL's path is what the sender needs.

@@ -1,5 +1,6 @@
 /**
- * CaptureRepository port: captures, their files' conversion state, consent records and QA figures.
+ * CaptureRepository port: captures, their files' conversion state (with the stored instance's QA
+ * figures, read only: the derive job writes them through InstanceIndex) and consent records.
  * The Postgres adapter (index/postgres-captures.ts) is the only place with their SQL.
  */
 import type { DicomJson } from '../dicom/json.types.js';
@@ -122,8 +123,8 @@ export interface CaptureRepository {
     enqueue: (tx: SqlExecutor, file: NewCaptureFile) => Promise<void>): Promise<CreateCaptureResult>;
   findCapture(id: string): Promise<CaptureRecord | undefined>;
   findCaptureByIdempotencyKey(createdBy: string, key: string): Promise<{ id: string; fingerprint?: string } | undefined>;
-  /** The capture file that will become (or became) this SOP Instance, if any. */
-  findFileBySop(sopInstanceUID: string): Promise<{ captureId: string; file: CaptureFileRecord } | undefined>;
+  /** The files of these captures (STOW-RS waits on its one-file captures with one query per poll). */
+  filesOfCaptures(captureIds: string[]): Promise<{ captureId: string; file: CaptureFileRecord }[]>;
   /** An existing study by StudyInstanceUID or, when unique, accession number. */
   findStudy(by: { studyInstanceUID?: string; accessionNumber?: string }): Promise<ExistingStudy[]>;
   /**
@@ -135,6 +136,6 @@ export interface CaptureRepository {
   markFailed(captureId: string, fileIndex: number, reason: string, kind: FailureKind): Promise<void>;
   /** A transient failure: back to queued, with why, until the queue retries it. */
   markRetrying(captureId: string, fileIndex: number, reason: string): Promise<void>;
-  /** Consent history of a study, oldest first (the last one is in force). */
-  consentHistory(studyInstanceUID: string): Promise<ConsentRecord[]>;
+  /** The consent recorded with this capture. */
+  consentForCapture(captureId: string): Promise<ConsentRecord | undefined>;
 }

@@ -8,11 +8,12 @@
  *    the capture, its files, the consent record and the `convert-photo` jobs are written in ONE
  *    transaction. The worker (worker/convert-photo.ts) does the rest.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.js';
 import type { DicomJson } from '../dicom/json.types.js';
-import { newUid } from '../dicom/index.js';
+import { TAG, firstPersonName, firstString, localDateTime, newUid } from '../dicom/index.js';
+import { sha256Hex } from '../hash.js';
 import { LucidaError, isLucidaError } from '../errors.js';
 import { probePhoto } from '../photo/index.js';
 import { JOBS, type JobQueue } from '../queue/jobs.js';
@@ -44,7 +45,7 @@ export async function receivePhoto(deps: Pick<CaptureDeps, 'store' | 'maxPixels'
   file: { fileIndex: number; fileName: string; contentType?: string; bytes: Buffer }): Promise<UploadedPhoto> {
   const base = {
     fileIndex: file.fileIndex, fileName: file.fileName, contentType: file.contentType, sizeBytes: file.bytes.length,
-    sha256: createHash('sha256').update(file.bytes).digest('hex'),
+    sha256: sha256Hex(file.bytes),
   };
   try {
     const probe = probePhoto(file.bytes);
@@ -91,7 +92,8 @@ export interface CaptureSubmission {
 }
 
 export type SubmitResult =
-  | { captureId: string; replayed: false }
+  /** Recorded now, with the study it went to and its files' UIDs as assigned. */
+  | { captureId: string; replayed: false; studyInstanceUID: string; files: NewCaptureFile[] }
   | { captureId: string; replayed: true; conflict: 'idempotency-key' | 'sop-instance' };
 
 /** Records the capture and queues its conversions. @throws LucidaError INVALID_METADATA, NOT_FOUND. */
@@ -101,8 +103,8 @@ export async function submitCapture(deps: CaptureDeps, s: CaptureSubmission): Pr
     // A concurrent capture of the same study or request may change what the study resolves to: the
     // transaction re-checks under a lock and says so, and the capture is resolved again.
     for (let attempt = 1; ; attempt++) {
-      const result = await tryCapture(deps, s);
-      if (result.created) return { captureId: s.id, replayed: false };
+      const { result, studyInstanceUID, files: recorded } = await tryCapture(deps, s);
+      if (result.created) return { captureId: s.id, replayed: false, studyInstanceUID, files: recorded };
       if (result.conflict === 'study-changed') {
         if (attempt < 5) continue;
         throw new LucidaError('UNAVAILABLE', 'the study is being changed by other captures; retry');
@@ -144,7 +146,7 @@ async function tryCapture(deps: CaptureDeps, s: CaptureSubmission) {
     deps.log.info({ captureId: s.id, studyInstanceUID, files: capturedFiles.length,
       refused: capturedFiles.filter((f) => f.status === 'failed').length }, 'capture accepted');
   }
-  return result;
+  return { result, studyInstanceUID, files: capturedFiles };
 }
 
 /** Removes stored originals of a capture that was not recorded (nothing refers to them). */
@@ -172,20 +174,21 @@ async function resolveStudy(deps: CaptureDeps, s: CaptureSubmission): Promise<{
       if (accessionNumber) throw new LucidaError('NOT_FOUND', 'no study has this accession number yet: send the patient to start one');
       throw invalid('/patient', 'patient is required for a new study');
     }
-    const now = new Date();
+    const now = localDateTime(new Date());
     return {
       studyInstanceUID: studyInstanceUID ?? newUid(),
       patient: s.context.patient,
-      details: { studyDate: dicomDate(now), studyTime: dicomTime(now), studyId: studyIdFor(s.id), accessionNumber: accessionNumber ?? '' },
+      details: { studyDate: now.date, studyTime: now.time, studyId: studyIdFor(s.id), accessionNumber: accessionNumber ?? '' },
       maxSeriesNumber: 0,
       newStudy: true,
     };
   }
   // Indexed: as stored. Still converting: as its first capture recorded it.
   const stored = existing.indexed ? patientFromDicomJson(existing.indexed.patient) : existing.captured!.patient;
-  const details: StudyDetails = existing.indexed ? {
-    studyDate: str(existing.indexed.study, '00080020'), studyTime: str(existing.indexed.study, '00080030'),
-    studyId: str(existing.indexed.study, '00200010'), accessionNumber: str(existing.indexed.study, '00080050'),
+  const study = existing.indexed?.study;
+  const details: StudyDetails = study ? {
+    studyDate: firstString(study, TAG.StudyDate) ?? '', studyTime: firstString(study, TAG.StudyTime) ?? '',
+    studyId: firstString(study, TAG.StudyID) ?? '', accessionNumber: firstString(study, TAG.AccessionNumber) ?? '',
   } : existing.captured!.studyDetails;
   const given = s.context.patient;
   if (given && (given.patientId !== stored.patientId || given.issuer !== stored.issuer)) {
@@ -203,34 +206,24 @@ async function resolveStudy(deps: CaptureDeps, s: CaptureSubmission): Promise<{
 
 const invalid = (path: string, message: string) => new LucidaError('INVALID_METADATA', message, { errors: [{ path, message }] });
 
-function str(ds: DicomJson, tag: string): string {
-  const v = ds[tag]?.Value?.[0];
-  if (v === undefined || v === null) return '';
-  if (typeof v === 'object') return String((v as { Alphabetic?: string }).Alphabetic ?? '');
-  return String(v);
-}
-
 /** Demographics of an indexed patient (the patient level's DICOM JSON attributes). */
-export function patientFromDicomJson(ds: DicomJson): PatientDemographics {
-  const issuer = str(ds, '00100021');
-  const patientId = str(ds, '00100020');
-  const sex = str(ds, '00100040');
-  const others = (ds['00101002']?.Value ?? []) as DicomJson[];
+function patientFromDicomJson(ds: DicomJson): PatientDemographics {
+  const text = (json: DicomJson, tag: string) => firstString(json, tag) ?? '';
+  const issuer = text(ds, TAG.IssuerOfPatientID);
+  const patientId = text(ds, TAG.PatientID);
+  const sex = text(ds, TAG.PatientSex);
+  const name = firstPersonName(ds, TAG.PatientName);
+  const others = (ds[TAG.OtherPatientIDsSequence]?.Value ?? []) as DicomJson[];
   return {
     patientId, issuer,
     nhsNumber: issuer === 'NHS' ? patientId : undefined,
-    otherIds: others.map((o) => ({ id: str(o, '00100020'), issuer: str(o, '00100021') })).filter((o) => o.id),
-    name: str(ds, '00100010'),
-    birthDate: str(ds, '00100030'),
+    otherIds: others.map((o) => ({ id: text(o, TAG.PatientID), issuer: text(o, TAG.IssuerOfPatientID) })).filter((o) => o.id),
+    name: (typeof name === 'string' ? name : name?.Alphabetic) ?? '',
+    birthDate: text(ds, TAG.PatientBirthDate),
     sex: sex === 'M' || sex === 'F' || sex === 'O' ? sex : '',
   };
 }
 
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-/** DA in local time (the studio's clock). */
-export const dicomDate = (d: Date) => `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}`;
-/** TM in local time, whole seconds. */
-export const dicomTime = (d: Date) => `${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
 /** StudyID (SH, ≤ 16): derived from the capture id, so it is unique enough to quote on the phone. */
 const studyIdFor = (captureId: string) => `PH${captureId.replace(/-/g, '').slice(0, 10).toUpperCase()}`;
 

@@ -1,5 +1,5 @@
 /** Date handling of both capture paths (DICOM DA is YYYYMMDD, PS3.5 Table 6.2-1; checked by dicom/dates.ts). */
-import { isCalendarDate } from '../dicom/dates.js';
+import { isCalendarDate } from '../dicom/index.js';
 
 /** "1980-02-29" → "19800229", or undefined when it is not a real YYYY-MM-DD date. */
 export function isoDateToDicom(iso: string): string | undefined {

@@ -8,7 +8,7 @@
  * Error paths are JSON pointers into the data set ("/00100020", "/00082218/0/00080100"); messages are
  * short (most under 64 characters, to fit an Error Comment) and never quote patient data.
  */
-import { isDicomDate } from '../dicom/dates.js';
+import { isDicomDate } from '../dicom/index.js';
 import type { DicomJson, DicomJsonAttribute } from '../dicom/json.types.js';
 import { SOP_CLASS } from '../dicom/sop-classes.js';
 import { isValidUid } from '../dicom/uids.js';

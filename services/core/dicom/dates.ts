@@ -19,3 +19,15 @@ export function isDicomDate(da: string): boolean {
   const m = /^(\d{4})(\d{2})(\d{2})$/.exec(da);
   return !!m && isCalendarDate(Number(m[1]), Number(m[2]), Number(m[3]));
 }
+
+/**
+ * DA and TM (PS3.5 §6.2) of a Date in the server's local time zone (the studio's clock):
+ * capture studies and converted photos are dated with it.
+ */
+export function localDateTime(d: Date): { date: string; time: string } {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return {
+    date: `${String(d.getFullYear()).padStart(4, '0')}${p(d.getMonth() + 1)}${p(d.getDate())}`,
+    time: `${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`,
+  };
+}

@@ -71,6 +71,7 @@ export const TAG = {
   PatientName: '00100010',
   PatientID: '00100020',
   IssuerOfPatientID: '00100021',
+  OtherPatientIDsSequence: '00101002',
   PatientBirthDate: '00100030',
   PatientSex: '00100040',
   BodyPartExamined: '00180015',

@@ -21,3 +21,5 @@ export { writePart10 } from './write.js';
 export type { PixelDataValue, WriteOptions } from './write.js';
 export type { DicomJson, DicomJsonAttribute } from './json.types.js';
 export { attributeByTag, resolveAttribute, TAG } from './dictionary.js';
+export { isCalendarDate, isDicomDate, localDateTime } from './dates.js';
+export { firstValue, firstString, firstNumber, firstInteger, firstPersonName, type PersonNameValue } from './json-values.js';

@@ -4,7 +4,7 @@
  */
 import { TAG } from '../dicom/dictionary.js';
 import type { DicomJson } from '../dicom/json.types.js';
-import { firstInteger, firstPersonName, firstString } from '../dicom/json-values.js';
+import { firstInteger, firstPersonName, firstString } from '../dicom/index.js';
 import { LucidaError } from '../errors.js';
 import { splitByLevel } from './levels.js';
 import {

@@ -1,7 +1,8 @@
 import {
-  isValidDate, isValidDateTime, normalizeDate, normalizeDateTime, normalizeDateTimeUpper, normalizeTime, normalizeTimeUpper,
+  isValidDateTime, normalizeDate, normalizeDateTime, normalizeDateTimeUpper, normalizeTime, normalizeTimeUpper,
   personNameText, pnSearchKey, pnSearchPattern, pnWordPrefixes, pnWords,
 } from './normalize.js';
+import { isDicomDate } from '../dicom/index.js';
 
 describe('time, date and datetime normal forms', () => {
   it.each([
@@ -33,8 +34,8 @@ describe('time, date and datetime normal forms', () => {
   it('keeps only real calendar dates in a DA column, as QIDO-RS accepts only those in a query', () => {
     expect(normalizeDate('20240229')).toBe('20240229');
     for (const da of ['20240231', '20230229', '20240431', '2024.02.30']) expect(normalizeDate(da)).toBeNull();
-    expect(isValidDate('20240229')).toBe(true);
-    expect(isValidDate('20240231')).toBe(false);
+    expect(isDicomDate('20240229')).toBe(true);
+    expect(isDicomDate('20240231')).toBe(false);
   });
 
   it.each([

@@ -9,17 +9,10 @@
  * - PN  → upper-cased Alphabetic component group, trailing empty components removed
  *         ('Smith^John^^' → 'SMITH^JOHN'); PS3.4 C.2.2.2.1 lets PN matching ignore case.
  */
-import { isDicomDate } from '../dicom/dates.js';
-import type { PersonNameValue } from '../dicom/json-values.js';
+import { isDicomDate, type PersonNameValue } from '../dicom/index.js';
 
 const TM = /^(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?$/;
 const DT = /^(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?)?)?)?([+-]\d{4})?$/;
-
-/**
- * DA check (YYYYMMDD naming a real date): the one validator, dicom/dates.ts, under the name
- * qido/query.ts imports from here beside isValidTime and isValidDateTime.
- */
-export { isDicomDate as isValidDate } from '../dicom/dates.js';
 
 /** True if `tm` is a TM value HH[MM[SS[.F{1,6}]]] (PS3.5 Table 6.2-1), without the ACR-NEMA colons. */
 export function isValidTime(tm: string): boolean {

@@ -11,7 +11,7 @@ import type {
 import type { ConsentInput } from '../capture/types.js';
 import type { SqlExecutor } from '../queue/jobs.js';
 import {
-  accessionInOtherStudySql, advisoryXactLockSql, captureFilesSql, claimFileSql, consentForCaptureSql, consentHistorySql,
+  accessionInOtherStudySql, advisoryXactLockSql, captureFilesSql, claimFileSql, filesOfCapturesSql, consentForCaptureSql,
   findCaptureByIdempotencyKeySql, findCaptureSql, findFileBySopSql, findStudySql, insertCaptureFileSql, insertCaptureSql,
   insertConsentSql, markFailedSql, markRetryingSql, markStoredSql, maxSeriesNumberSql,
   type CaptureFileRow, type CaptureRow, type ConsentRow, type ExistingStudyRow,
@@ -94,7 +94,15 @@ export class PostgresCaptureRepository implements CaptureRepository {
     return r && { id: r.id, fingerprint: r.fingerprint ?? undefined };
   }
 
-  async findFileBySop(sopInstanceUID: string): Promise<{ captureId: string; file: CaptureFileRecord } | undefined> {
+  async filesOfCaptures(captureIds: string[]): Promise<{ captureId: string; file: CaptureFileRecord }[]> {
+    const ids = captureIds.filter((id) => UUID.test(id));
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<CaptureFileRow>(filesOfCapturesSql(ids));
+    return rows.map((r) => ({ captureId: r.capture_id, file: toFile(r) }));
+  }
+
+  /** The capture file that will become (or became) this SOP Instance, preferring a live one to a failed one. */
+  private async findFileBySop(sopInstanceUID: string): Promise<{ captureId: string; file: CaptureFileRecord } | undefined> {
     const { rows: [r] } = await this.pool.query<CaptureFileRow>(findFileBySopSql(sopInstanceUID));
     return r ? { captureId: r.capture_id, file: toFile(r) } : undefined;
   }
@@ -128,10 +136,6 @@ export class PostgresCaptureRepository implements CaptureRepository {
     await this.pool.query(markRetryingSql(captureId, fileIndex, reason));
   }
 
-  async consentHistory(studyInstanceUID: string): Promise<ConsentRecord[]> {
-    const { rows } = await this.pool.query<ConsentRow>(consentHistorySql(studyInstanceUID));
-    return rows.map(toConsent);
-  }
 
   /** The consent entered with this capture (its latest record), without loading the study's history. */
   async consentForCapture(captureId: string): Promise<ConsentRecord | undefined> {

@@ -4,7 +4,7 @@
  * Pixel module, lossy compression history, ICC profile). Pixel Data itself is appended by
  * writePart10 (dicom/write.ts).
  */
-import { SOP_CLASS } from '../dicom/index.js';
+import { SOP_CLASS, localDateTime } from '../dicom/index.js';
 import { LucidaError } from '../errors.js';
 import { isSrgbProfile } from './icc.js';
 import type { NaturalDataset, PhotoContext } from './types.js';
@@ -59,14 +59,6 @@ const FORBIDDEN = /^(GPS.*|CameraOwnerName|LensSerialNumber|DeviceSerialNumber|M
 
 const REQUIRED_UIDS = ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID'];
 
-/** DA and TM (PS3.5 §6.2) of a Date in the server's local time zone. */
-export function localDateTime(d: Date): { date: string; time: string } {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return {
-    date: `${String(d.getFullYear()).padStart(4, '0')}${p(d.getMonth() + 1)}${p(d.getDate())}`,
-    time: `${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`,
-  };
-}
 
 /** The ratio as DS: two decimals are plenty for "approximate" (PS3.3 C.7.6.1.1.5). */
 const ratioDS = (r: number) => String(Number(r.toFixed(2)));

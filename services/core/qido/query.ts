@@ -48,7 +48,8 @@ import { LucidaError } from '../errors.js';
 import {
   attributeLevel, COMPUTED_TAGS, LEVEL_DEPTH, MATCHABLE_COMPUTED_TAGS, PER_MATCH_TAGS, type InformationLevel,
 } from '../index/levels.js';
-import { isValidDate, isValidDateTime, isValidTime, pnWords } from '../index/normalize.js';
+import { isDicomDate } from '../dicom/index.js';
+import { isValidDateTime, isValidTime, pnWords } from '../index/normalize.js';
 
 export type QidoLevel = 'study' | 'series' | 'instance';
 
@@ -310,7 +311,7 @@ function splitRange(vr: string, value: string): [string, string] | undefined {
 }
 
 function checkDateTimeValue(attribute: AttributeRef, value: string): void {
-  const ok = attribute.vr === 'DA' ? isValidDate(value) : attribute.vr === 'TM' ? isValidTime(value) : isValidDateTime(value);
+  const ok = attribute.vr === 'DA' ? isDicomDate(value) : attribute.vr === 'TM' ? isValidTime(value) : isValidDateTime(value);
   const format = attribute.vr === 'DA' ? 'YYYYMMDD' : attribute.vr === 'TM' ? 'HH[MM[SS[.F{1,6}]]]' : 'YYYY[MM[DD[HH[MM[SS[.F{1,6}]]]]]][&ZZXX]';
   if (!ok) throw invalid(`${attribute.keyword}: ${JSON.stringify(value)} is not a ${attribute.vr} value (${format})`);
 }

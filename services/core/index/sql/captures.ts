@@ -110,6 +110,14 @@ export function captureFilesSql(captureId: string): SqlStatement {
   return { text: `SELECT ${FILE_COLUMNS} FROM ${FILES_FROM} WHERE f.capture_id = $1 ORDER BY f.file_index`, values: [captureId] };
 }
 
+/** The files of several captures at once (STOW-RS waiting on its conversions), in request order. */
+export function filesOfCapturesSql(captureIds: string[]): SqlStatement {
+  return {
+    text: `SELECT ${FILE_COLUMNS} FROM ${FILES_FROM} WHERE f.capture_id = ANY($1::uuid[]) ORDER BY f.capture_id, f.file_index`,
+    values: [captureIds],
+  };
+}
+
 export function findCaptureByIdempotencyKeySql(createdBy: string, key: string): SqlStatement {
   return { text: 'SELECT id, fingerprint FROM captures WHERE created_by = $1 AND idempotency_key = $2', values: [createdBy, key] };
 }
@@ -185,10 +193,6 @@ export function markRetryingSql(captureId: string, fileIndex: number, reason: st
   };
 }
 
-/** A study's consent records (ConsentRow), oldest first. */
-export function consentHistorySql(studyInstanceUID: string): SqlStatement {
-  return { text: `SELECT ${CONSENT_COLUMNS} FROM consent_records WHERE study_uid = $1 ORDER BY id`, values: [studyInstanceUID] };
-}
 
 /** The latest consent record (ConsentRow) entered with a capture. */
 export function consentForCaptureSql(captureId: string): SqlStatement {
