@@ -3,7 +3,9 @@
  * message naming the variable. Every variable and default is listed in schemas/config.schema.json
  * and the README's configuration table (a test keeps the three in step).
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { ROLES } from './auth/principal.js';
 import { MAX_DECODE_PIXELS } from './dicom/frames.js';
 
 export interface Config {
@@ -22,6 +24,31 @@ export interface Config {
     audience: string;
     /** Remote JWKS of the hospital's OpenID provider; when absent a local signing key under dataDir/keys is used. */
     jwksUrl?: string;
+    /** Signature algorithms accepted (never 'none', never HMAC). */
+    algorithms: string[];
+    clockToleranceSeconds: number;
+    /** Dotted path of the claim that holds the caller's roles or groups (e.g. realm_access.roles, groups). */
+    rolesClaim: string;
+    /** IdP role/group name -> Lucida role. Empty: claim values that are Lucida role names are taken as they are. */
+    roleMap: Record<string, string>;
+    /** Claim holding the PatientID of a patient-context token. */
+    patientClaim: string;
+  };
+  session: {
+    /** Viewer launch: lifetime of the one-time launch code, of each session token, and of the whole session. */
+    launchTtlSeconds: number; tokenTtlSeconds: number; maxSeconds: number;
+    /** Key that signs viewer session tokens; shared by all API processes. Default DATA_DIR/keys/signing-key.json. */
+    keyFile?: string;
+  };
+  http: {
+    /** Origins allowed to call the API from a browser (CORS); empty = same origin only. */
+    corsOrigins: string[];
+    /** Requests per minute per client (token subject, else address); 0 = no limit. */
+    rateLimitPerMinute: number;
+    /** Express 'trust proxy': whether (and which) X-Forwarded-For hops give the client address for audit and rate limits. */
+    trustProxy: boolean | number | string;
+    /** Seconds a client may take to send its request headers (slowloris). */
+    headersTimeoutSeconds: number;
   };
   stow: {
     maxPartBytes: number; maxRequestBytes: number; maxParts: number;
@@ -74,9 +101,69 @@ function url(env: Env, name: string): string | undefined {
   return raw;
 }
 
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Asymmetric signature algorithms only: 'none' and HMAC (a shared secret any verifier could sign with) are refused. */
+const SIGNATURE_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+function algorithms(env: Env, name: string): string[] {
+  const given = list(env, name);
+  if (given.length === 0) return ['RS256', 'PS256', 'ES256', 'EdDSA'];
+  for (const a of given) {
+    if (!SIGNATURE_ALGORITHMS.includes(a)) throw new ConfigError(`${name}: "${a}" is not allowed (use ${SIGNATURE_ALGORITHMS.join(', ')})`);
+  }
+  return given;
+}
+
+/** `IdPName=role,Other=role`: IdP group or role names to Lucida roles. */
+function roleMap(env: Env, name: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const entry of list(env, name)) {
+    const i = entry.lastIndexOf('=');
+    const role = entry.slice(i + 1).trim();
+    if (i <= 0 || !ROLES.includes(role as (typeof ROLES)[number])) {
+      throw new ConfigError(`${name} entries are IdPName=role with role one of ${ROLES.join(', ')}, got "${entry}"`);
+    }
+    map[entry.slice(0, i).trim()] = role;
+  }
+  return map;
+}
+
+function trustProxy(env: Env, name: string): boolean | number | string {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return raw; // 'loopback', 'uniquelocal', addresses or CIDRs (Express 'trust proxy' syntax)
+}
+
+/**
+ * Secrets may come from a file instead of the environment (Docker and Kubernetes secrets):
+ * `NAME_FILE=/run/secrets/name` is read when NAME itself is not set.
+ */
+function withSecretFiles(env: Env, names: string[]): Env {
+  const out = { ...env };
+  for (const name of names) {
+    const file = env[`${name}_FILE`];
+    if (out[name] || !file) continue;
+    try {
+      out[name] = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+  }
+  return out;
+}
+
+/** Variables that may hold credentials, and so may be given as NAME_FILE. */
+export const SECRET_VARIABLES = ['DATABASE_URL'];
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(processEnv: Env = process.env): Config {
+  const env = withSecretFiles(processEnv, SECRET_VARIABLES);
   const port = int(env, 'PORT', 8080);
   if (port > 65535) throw new ConfigError(`PORT must be at most 65535, got ${port}`);
   const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel'];
@@ -99,6 +186,29 @@ export function loadConfig(env: Env = process.env): Config {
       issuer: env.AUTH_ISSUER || 'lucida-local',
       audience: env.AUTH_AUDIENCE || 'lucida',
       jwksUrl: url(env, 'AUTH_JWKS_URL'),
+      algorithms: algorithms(env, 'AUTH_ALGORITHMS'),
+      clockToleranceSeconds: int(env, 'AUTH_CLOCK_TOLERANCE_SECONDS', 30, 0, 300),
+      rolesClaim: env.AUTH_ROLES_CLAIM || 'roles',
+      roleMap: roleMap(env, 'AUTH_ROLE_MAP'),
+      patientClaim: env.AUTH_PATIENT_CLAIM || 'patient',
+    },
+    session: {
+      launchTtlSeconds: int(env, 'LAUNCH_TTL_SECONDS', 120, 10, 3600),
+      tokenTtlSeconds: int(env, 'SESSION_TOKEN_TTL_SECONDS', 600, 60, 3600),
+      maxSeconds: int(env, 'SESSION_MAX_HOURS', 12, 1, 24) * 3600,
+      keyFile: env.SESSION_KEY_FILE || undefined,
+    },
+    http: {
+      corsOrigins: list(env, 'CORS_ORIGINS').map((o) => {
+        try {
+          return new URL(o).origin;
+        } catch {
+          throw new ConfigError(`CORS_ORIGINS must list origins such as https://epr.example.nhs.uk, got "${o}"`);
+        }
+      }),
+      rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 12000, 0),
+      trustProxy: trustProxy(env, 'TRUST_PROXY'),
+      headersTimeoutSeconds: int(env, 'HEADERS_TIMEOUT_SECONDS', 20, 1, 300),
     },
     stow: {
       maxPartBytes: int(env, 'STOW_MAX_PART_MB', 256, 1) * MiB,

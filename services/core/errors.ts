@@ -7,6 +7,10 @@ export const ERRORS = {
   UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
   INVALID_TOKEN: { status: 401, title: 'Invalid or expired token' },
   FORBIDDEN: { status: 403, title: 'Not permitted for this role' },
+  /** A patient-context token (EPR launch) used for another patient's data where existence may be shown (a write). */
+  OUT_OF_PATIENT_CONTEXT: { status: 403, title: 'This token is limited to another patient' },
+  INVALID_LAUNCH: { status: 401, title: 'The launch link is invalid, already used or expired' },
+  TOO_MANY_REQUESTS: { status: 429, title: 'Too many requests from this client; slow down' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such endpoint' },
   NOT_ACCEPTABLE: { status: 406, title: 'None of the accepted media types or transfer syntaxes can be produced' },
@@ -23,6 +27,7 @@ export const ERRORS = {
   INVALID_IMAGE: { status: 422, title: 'The image is damaged or cannot be decoded' },
   IMAGE_TOO_LARGE: { status: 413, title: 'The image has more pixels than this archive accepts' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used for a different request' },
+  REQUEST_TIMEOUT: { status: 408, title: 'The request was not received in time' },
   CLIENT_DISCONNECTED: { status: 400, title: 'The client closed the connection before the request was complete' },
   UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' },
   INTERNAL: { status: 500, title: 'Internal error' },

@@ -88,7 +88,7 @@ describe('convert-photo on pg-boss', () => {
     const parsed = parseCaptureMetadata(METADATA, ['a.jpg']);
     const upload = await receivePhoto({ store, maxPixels: 1e8 }, id, { fileIndex: 0, fileName: 'a.jpg', bytes: jpeg });
     await submitCapture({ captures, store, queue, log, maxPixels: 1e8 }, {
-      id, source: 'capture-api', principal: { subject: 'photographer-1', roles: ['photographer'] },
+      id, source: 'capture-api', principal: { subject: 'photographer-1', roles: ['photographer'], kind: 'idp' },
       context: parsed.context, studyMode: 'existing', groups: [{ image: parsed.groups[0].image, files: [upload] }],
     });
     return id;

@@ -1,11 +1,17 @@
 /**
- * Authentication (bearer JWT -> req.principal) and authorisation (route action -> policy).
- * Patient scoping and audit slot in beside `authorize` (issue: security).
+ * Authentication (bearer JWT -> req.principal) and the route guards. Every route carries exactly
+ * one guard: `allow(action)` (policy.ts decides, and sets the request's AccessScope) or
+ * `publicRoute(reason)` for the few endpoints that take no bearer token. The route-table test
+ * (test/integration/access.test.ts) walks the app and fails for a route without one.
  */
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { LucidaError } from '../../core/errors.js';
-import { authorize, type Action } from '../../core/auth/policy.js';
+import { decide, type Action } from '../../core/auth/policy.js';
 import type { TokenVerifier } from '../../core/auth/tokens.js';
+
+/** Header in which a system client (role epr) names the end user it acts for, when its token cannot. */
+export const ON_BEHALF_OF_HEADER = 'x-on-behalf-of';
+const ON_BEHALF_OF = /^[\p{L}\p{N} ._@:|/\\-]{1,128}$/u;
 
 export function authenticate(verifier: TokenVerifier): RequestHandler {
   return async (req, res, next) => {
@@ -16,20 +22,51 @@ export function authenticate(verifier: TokenVerifier): RequestHandler {
       throw new LucidaError('UNAUTHENTICATED', 'send Authorization: Bearer <token>');
     }
     try {
-      req.principal = await verifier.verify(match[1]);
+      req.principal = { ...(await verifier.verify(match[1])) };
     } catch (err) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="lucida", error="invalid_token"');
       throw err;
+    }
+    const onBehalfOf = req.get(ON_BEHALF_OF_HEADER);
+    // Only a system client's word counts, and a token's own act.sub wins over a header.
+    if (onBehalfOf && !req.principal.onBehalfOf && req.principal.roles.includes('epr') && ON_BEHALF_OF.test(onBehalfOf)) {
+      req.principal.onBehalfOf = onBehalfOf;
     }
     next();
   };
 }
 
-/** Route guard: `router.get(path, allow('read'), handler)`. */
-export function allow(action: Action): RequestHandler {
-  return (req, _res, next) => {
+/** What the route-table test reads from a guard. */
+export interface RouteGuard extends RequestHandler {
+  readonly guard: { action: Action } | { public: string };
+}
+
+/** Route guard: `router.get(path, allow('read'), handler)`. Sets req.scope for the handler. */
+export function allow(action: Action): RouteGuard {
+  const handler: RequestHandler = (req, _res, next) => {
+    req.audit.action = action;
     if (!req.principal) throw new LucidaError('UNAUTHENTICATED');
-    authorize(req.principal, action);
+    req.scope = decide(req.principal, action);
     next();
   };
+  return Object.assign(handler, { guard: { action } });
+}
+
+/**
+ * Guard of an endpoint that takes no bearer token, with the reason (health probes; the launch
+ * exchange, whose one-time code is the credential; the session refresh, whose cookie is).
+ */
+export function publicRoute(reason: string, auditAction?: string): RouteGuard {
+  const handler: RequestHandler = (req, _res, next) => {
+    if (auditAction) req.audit.action = auditAction;
+    else req.audit.skip = true;
+    next();
+  };
+  return Object.assign(handler, { guard: { public: reason } });
+}
+
+/** The request's scope (set by `allow`); a route without a guard is a programming error. */
+export function scopeOf(req: Request): NonNullable<Request['scope']> {
+  if (!req.scope) throw new Error(`no access scope on ${req.method} ${req.route?.path}: the route has no allow() guard`);
+  return req.scope;
 }

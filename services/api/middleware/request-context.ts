@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { newAuditDraft } from '../../core/audit/types.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -13,6 +14,10 @@ declare global {
       requestId: string;
       log: Logger;
       principal?: import('../../core/auth/principal.js').Principal;
+      /** Set by `allow(action)`: the data this request may touch (policy.ts). */
+      scope?: import('../../core/auth/policy.js').AccessScope;
+      /** What the request touched, for its audit event (middleware/audit.ts). */
+      audit: import('../../core/audit/types.js').AuditDraft;
     }
   }
 }
@@ -24,6 +29,7 @@ export function requestContext(log: Logger): RequestHandler {
     const incoming = req.get('x-request-id');
     req.requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     req.log = log.child({ requestId: req.requestId });
+    req.audit = newAuditDraft();
     res.setHeader('X-Request-Id', req.requestId);
     const started = process.hrtime.bigint();
     const path = req.originalUrl.split('?')[0]; // the query string may hold patient identifiers

@@ -51,7 +51,8 @@ function principalFromClaims(claims: JWTPayload): Principal {
   return {
     subject: claims.sub,
     roles,
-    patientId: typeof claims.patient === 'string' ? claims.patient : undefined,
+    patient: typeof claims.patient === 'string' ? { id: claims.patient } : undefined,
+    kind: 'idp',
     clientId: typeof claims.client_id === 'string' ? claims.client_id : (typeof claims.azp === 'string' ? claims.azp : undefined),
   };
 }
