@@ -61,7 +61,9 @@ export async function convertCaptureFile(deps: ConvertDeps, job: ConvertPhotoJob
       }
       throw err;
     }
-    const outcome = await ingestInstance(deps.ingest, converted.part10, { expectedStudyUID: capture.studyInstanceUID, ownsUid: true });
+    const outcome = await ingestInstance(deps.ingest, converted.part10, {
+      expectedStudyUID: capture.studyInstanceUID, ownsUid: true, storedBy: capture.createdBy,
+    });
     if (outcome.status === 'stored') {
       await deps.captures.markStored(job.captureId, job.fileIndex, converted.encoding);
       log.info({ encoding: converted.encoding, duplicate: outcome.duplicate }, 'photo stored');

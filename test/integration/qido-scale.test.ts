@@ -5,6 +5,7 @@
  */
 import { PostgresInstanceIndex } from '../../services/core/index/postgres-index.js';
 import { planSearch } from '../../services/core/index/sql/search.js';
+import type { AccessScope } from '../../services/core/auth/policy.js';
 import { parseQidoQuery, type QidoLevel, type QidoScope } from '../../services/core/qido/query.js';
 import { startTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { BULK_SIZES, loadBulkIndex } from '../helpers/bulk-index.js';
@@ -37,7 +38,7 @@ afterAll(async () => { await db?.stop(); });
 const query = (level: QidoLevel, qs: string, scope: QidoScope = {}) => parseQidoQuery(level, new URLSearchParams(qs), scope, OPTS);
 
 describe(`QIDO-RS plans with ${INSTANCES} instances`, () => {
-  const cases: Array<[name: string, level: QidoLevel, qs: () => string, scope: QidoScope]> = [
+  const cases: Array<[name: string, level: QidoLevel, qs: () => string, scope: QidoScope, access?: AccessScope]> = [
     ['studies by PatientID', 'study', () => 'PatientID=BULK-1234', {}],
     ['studies by PatientName prefix', 'study', () => `PatientName=${names.family.slice(0, 4)}*`, {}],
     ['studies by exact PatientName', 'study', () => `PatientName=${names.family}^${names.given}`, {}],
@@ -56,10 +57,17 @@ describe(`QIDO-RS plans with ${INSTANCES} instances`, () => {
     ['studies, first page, no filter', 'study', () => 'limit=25', {}],
     ['series by Modality, first page (ordered index, migration 003)', 'series', () => 'Modality=XC&limit=25', {}],
     ['instances by SOPClassUID, first page (ordered index, migration 003)', 'instance', () => 'SOPClassUID=1.2.840.10008.5.1.4.1.1.77.1.4&limit=25', {}],
+    // Access scopes (policy.ts): a patient-context token, a photographer's own work of today.
+    ['studies, patient-context token', 'study', () => 'limit=25', {}, { patient: { id: 'BULK-1234' } }],
+    ['instances, patient-context token with issuer', 'instance', () => 'limit=25', {}, { patient: { id: 'BULK-1234', issuer: '' } }],
+    ['studies, photographer\'s own of today (migration 007)', 'study', () => 'limit=25', {}, { storedBy: { subject: 'ph-1', since: new Date() } }],
+    ['instances, photographer\'s own of today', 'instance', () => 'limit=25', {}, { storedBy: { subject: 'ph-1', since: new Date() } }],
   ];
 
-  it.each(cases)('%s: no sequential scan of the index tables', async (_name, level, qs, scope) => {
-    const plan = planSearch(query(level, qs(), scope));
+  // Every row as five values: jest-each takes a callback with more parameters than the row has values as asking for `done`.
+  const rows = cases.map(([name, level, qs, scope, access]) => [name, level, qs, scope, access ?? {}] as const);
+  it.each(rows)('%s: no sequential scan of the index tables', async (_name, level, qs, scope, access) => {
+    const plan = planSearch(query(level, qs(), scope), access);
     const { rows } = await db.pool.query(`EXPLAIN (FORMAT JSON) ${plan.statement.text}`, plan.statement.values);
     const scans = seqScans(rows[0]['QUERY PLAN'][0].Plan).filter((r) => WATCHED.has(r));
     expect(scans).toEqual([]);

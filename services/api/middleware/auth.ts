@@ -24,7 +24,8 @@ export function authenticate(verifier: TokenVerifier): RequestHandler {
     try {
       req.principal = { ...(await verifier.verify(match[1])) };
     } catch (err) {
-      res.setHeader('WWW-Authenticate', 'Bearer realm="lucida", error="invalid_token"');
+      // Only a bad token is the client's problem; an unreachable IdP (503) is not (RFC 6750 §3.1).
+      if ((err as { code?: string }).code === 'INVALID_TOKEN') res.setHeader('WWW-Authenticate', 'Bearer realm="lucida", error="invalid_token"');
       throw err;
     }
     const onBehalfOf = req.get(ON_BEHALF_OF_HEADER);

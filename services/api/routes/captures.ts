@@ -17,7 +17,7 @@ import type { CaptureRecord, CaptureRepository } from '../../core/capture/captur
 import {
   discardUploads, newCaptureId, receivePhoto, submitCapture, type SubmitResult, type UploadedPhoto,
 } from '../../core/capture/capture-service.js';
-import type { Principal } from '../../core/auth/principal.js';
+import { inPatientScope } from '../../core/auth/policy.js';
 import { parseCaptureMetadata } from '../../core/capture/index.js';
 import type { Config } from '../../core/config.js';
 import { LucidaError, type ErrorCode } from '../../core/errors.js';
@@ -28,7 +28,7 @@ import { parseFormDisposition } from '../http/content-disposition.js';
 import { readJsonPart } from '../http/json-part.js';
 import { limitBody } from '../http/limit-body.js';
 import { parseMediaType } from '../http/media-type.js';
-import { allow } from '../middleware/auth.js';
+import { allow, scopeOf } from '../middleware/auth.js';
 import { boundaryFromContentType, readMultipart } from '../multipart/related.js';
 import type { PublicUrls } from '../urls.js';
 
@@ -94,7 +94,7 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
         }
       }
       digest = fingerprint.digest('hex');
-      if (earlier) return await replay(deps, res, earlier, digest);
+      if (earlier) return await replay(deps, req, res, earlier, digest);
       if (metadata === undefined) throw new LucidaError('INVALID_METADATA', 'the "metadata" part is missing', { errors: [{ path: '', message: 'metadata part missing' }] });
       if (uploads.length === 0) throw new LucidaError('BAD_REQUEST', 'the capture has no image files');
       const parsed = parseCaptureMetadata(metadata, uploads.map((u) => u.fileName));
@@ -108,7 +108,7 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
       }
       const byName = new Map(uploads.map((u) => [u.fileName, u]));
       result = await submitCapture(serviceDeps, {
-        id: captureId, source: 'capture-api', principal, idempotencyKey, fingerprint: digest,
+        id: captureId, source: 'capture-api', principal, idempotencyKey, fingerprint: digest, scope: scopeOf(req),
         context: parsed.context, studyMode: 'existing',
         groups: parsed.groups.map((g) => ({ image: g.image, files: g.files.map((f) => byName.get(f)!) })),
       });
@@ -119,17 +119,18 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
     // Recorded: whatever happens from here, the originals belong to the capture.
     if (result.replayed) {
       // The same key from a concurrent request that won the race.
-      return replay(deps, res, (await deps.captures.findCaptureByIdempotencyKey(principal.subject, idempotencyKey!))!, digest);
+      return replay(deps, req, res, (await deps.captures.findCaptureByIdempotencyKey(principal.subject, idempotencyKey!))!, digest);
     }
-    await sendStatus(deps, res, result.captureId, 202, false);
+    await sendStatus(deps, req, res, result.captureId, 202, false);
   });
 
   router.get('/api/captures/:id', allow('capture'), async (req: Request, res: Response) => {
-    await sendStatus(deps, res, req.params.id as string, 200, false, req.principal);
+    await sendStatus(deps, req, res, req.params.id as string, 200, false, true);
   });
 
   router.get('/api/captures/:id/files/:index/original', allow('read-original'), async (req: Request, res: Response) => {
     const capture = await findCapture(deps.captures, req.params.id as string);
+    noteCapture(req, capture);
     const file = capture.files.find((f) => String(f.fileIndex) === req.params.index);
     if (!file?.uploadKey) throw new LucidaError('NOT_FOUND', 'no original is kept for this file');
     req.log.info({ captureId: capture.id, fileIndex: file.fileIndex }, 'original upload retrieved');
@@ -162,22 +163,40 @@ async function findCapture(captures: CaptureRepository, id: string): Promise<Cap
 }
 
 /** The answer to a request whose Idempotency-Key was seen before: the same capture, if it is the same request. */
-async function replay(deps: CaptureRouteDeps, res: Response, earlier: { id: string; fingerprint?: string }, fingerprint: string) {
+async function replay(deps: CaptureRouteDeps, req: Request, res: Response, earlier: { id: string; fingerprint?: string }, fingerprint: string) {
   if (earlier.fingerprint !== fingerprint) {
     throw new LucidaError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was sent before with other metadata or files; use a new key for a new capture');
   }
-  await sendStatus(deps, res, earlier.id, 202, true);
+  await sendStatus(deps, req, res, earlier.id, 202, true);
+}
+
+/** Notes a capture's patient, study and instances on the request's audit draft. */
+function noteCapture(req: Request, capture: CaptureRecord): void {
+  req.audit.patientIds.add(capture.context.patient.patientId);
+  req.audit.studyUIDs.add(capture.studyInstanceUID);
+  for (const f of capture.files) {
+    req.audit.seriesUIDs.add(f.seriesInstanceUID);
+    req.audit.sopInstanceUIDs.add(f.sopInstanceUID);
+  }
 }
 
 /**
- * The status document. With `viewer`, only the photographer who sent the capture (or an admin) may
- * see it; anyone else is told there is no such capture.
+ * The status document. With `checkViewer`, only the photographer who sent the capture (or an admin)
+ * may see it, and a patient-context token only its patient's; anyone else is told there is no such
+ * capture (audited as denied).
  */
-async function sendStatus(deps: CaptureRouteDeps, res: Response, id: string, status: number, replayed: boolean, viewer?: Principal) {
+async function sendStatus(deps: CaptureRouteDeps, req: Request, res: Response, id: string, status: number, replayed: boolean,
+  checkViewer = false) {
   const capture = await findCapture(deps.captures, id);
-  if (viewer && capture.createdBy !== viewer.subject && !viewer.roles.includes('admin')) {
-    throw new LucidaError('NOT_FOUND', 'no such capture');
+  if (checkViewer) {
+    const viewer = req.principal!;
+    const patient = { id: capture.context.patient.patientId, issuer: capture.context.patient.issuer };
+    if ((capture.createdBy !== viewer.subject && !viewer.roles.includes('admin')) || !inPatientScope(scopeOf(req), patient)) {
+      req.audit.deniedOutOfScope = true;
+      throw new LucidaError('NOT_FOUND', 'no such capture');
+    }
   }
+  noteCapture(req, capture);
   const consent = await deps.captures.consentForCapture(capture.id);
   const location = deps.urls.capture(capture.id);
   if (replayed) res.setHeader('Idempotent-Replayed', 'true');

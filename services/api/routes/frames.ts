@@ -29,7 +29,7 @@ export function frameRoutes(deps: { index: InstanceIndex; store: ObjectStore }):
   const router = Router();
   router.get('/studies/:study/series/:series/instances/:instance/frames/:frames', allow('read'), async (req: Request, res: Response) => {
     const frameNumbers = parseFrameList(req.params.frames as string);
-    const [inst] = await findTarget(deps.index, parseTarget(req.params));
+    const [inst] = await findTarget(deps.index, req, parseTarget(req.params));
     const stored = inst.transferSyntaxUID;
     const choice = negotiate(parseAccept(req.get('accept')), (r) => frameChoice(r, stored, frameNumbers.length), 'frames');
     // Read the instance once; every requested frame comes out of that one read.

@@ -19,7 +19,7 @@ import { findTarget, parseTarget } from './retrieve-common.js';
 export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore; urls: PublicUrls }): Router {
   const router = Router();
   const metadata = async (req: Request, res: Response) => {
-    const instances = await findTarget(deps.index, parseTarget(req.params), { withMetadata: true });
+    const instances = await findTarget(deps.index, req, parseTarget(req.params), { withMetadata: true });
     res.status(200).type(negotiateDicomJson(req, 'metadata'));
     // Written instance by instance: a large study never becomes one big string.
     res.write('[');
@@ -34,7 +34,7 @@ export function metadataRoutes(deps: { index: InstanceIndex; store: ObjectStore;
   router.get('/studies/:study/series/:series/instances/:instance/metadata', allow('read'), metadata);
 
   router.get('/studies/:study/series/:series/instances/:instance/bulkdata/*path', allow('read'), async (req, res) => {
-    const [inst] = await findTarget(deps.index, parseTarget(req.params));
+    const [inst] = await findTarget(deps.index, req, parseTarget(req.params));
     const elementPath = ([] as string[]).concat((req.params as any).path).join('/');
     if (!/^[0-9A-Fa-f]{8}(\/\d+\/[0-9A-Fa-f]{8})*$/.test(elementPath)) throw new LucidaError('NOT_FOUND', 'no such bulk data');
     const { data, transferSyntaxUID } = extractBulkData(await readObject(deps.store, inst.objectKey), elementPath.toUpperCase());

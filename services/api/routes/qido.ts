@@ -6,7 +6,11 @@ import { Router, type Request, type Response } from 'express';
 import { parseQidoQuery, type QidoLevel } from '../../core/qido/query.js';
 import type { Config } from '../../core/config.js';
 import type { InstanceIndex } from '../../core/index/port.js';
-import { allow } from '../middleware/auth.js';
+import { TAG } from '../../core/dicom/dictionary.js';
+import { firstString } from '../../core/dicom/index.js';
+import type { DicomJson } from '../../core/dicom/json.types.js';
+import { AUDIT_MAX_UIDS, type AuditDraft } from '../../core/audit/types.js';
+import { allow, scopeOf } from '../middleware/auth.js';
 import type { PublicUrls } from '../urls.js';
 import { negotiateDicomJson } from '../http/negotiate.js';
 import { parseTarget } from './retrieve-common.js';
@@ -20,7 +24,10 @@ export function qidoRoutes(deps: { index: InstanceIndex; config: Config; urls: P
     const raw = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
     const query = parseQidoQuery(level, new URLSearchParams(raw),
       { studyInstanceUID: target?.studyInstanceUID, seriesInstanceUID: target?.seriesInstanceUID }, deps.config.qido);
-    const result = await deps.index.search(query, deps.urls.root);
+    const params = new URLSearchParams(raw);
+    req.audit.query = queryRecord(params);
+    const result = await deps.index.search(query, deps.urls.root, scopeOf(req));
+    noteMatches(req.audit, result.matches);
     const warnings = [...result.warnings];
     // PS3.18 §8.3.4.4: tell the client when the result set was cut by limit.
     if (result.truncated) warnings.unshift('There are additional results that can be requested');
@@ -37,4 +44,25 @@ export function qidoRoutes(deps: { index: InstanceIndex; config: Config; urls: P
   router.get('/studies/:study/instances', allow('read'), search('instance'));
   router.get('/studies/:study/series/:series/instances', allow('read'), search('instance'));
   return router;
+}
+
+/** The query parameters as sent, for the audit event (a repeated parameter keeps all its values). */
+function queryRecord(params: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const key of new Set(params.keys())) {
+    const values = params.getAll(key);
+    out[key] = values.length === 1 ? values[0] : values;
+  }
+  return out;
+}
+
+/** Notes the patients and studies a search returned: "who looked at this patient" includes who found them. */
+function noteMatches(audit: AuditDraft, matches: DicomJson[]): void {
+  for (const m of matches) {
+    if (audit.studyUIDs.size >= AUDIT_MAX_UIDS) break;
+    const patientId = firstString(m, TAG.PatientID);
+    if (patientId) audit.patientIds.add(patientId);
+    const study = firstString(m, TAG.StudyInstanceUID);
+    if (study) audit.studyUIDs.add(study);
+  }
 }

@@ -17,7 +17,7 @@ export function renderedRoutes(deps: { index: InstanceIndex; store: ObjectStore 
   const router = Router();
 
   const rendered = async (req: Request, res: Response) => {
-    const [inst] = await findTarget(deps.index, parseTarget(req.params));
+    const [inst] = await findTarget(deps.index, req, parseTarget(req.params));
     const frame = req.params.frame === undefined ? 1 : parseFrameNumber(req.params.frame as string);
     const params = renderParams(req);
     await sendRendering(deps, inst, frame, params, res);
@@ -26,7 +26,7 @@ export function renderedRoutes(deps: { index: InstanceIndex; store: ObjectStore 
   router.get('/studies/:study/series/:series/instances/:instance/frames/:frame/rendered', allow('read'), rendered);
 
   const thumbnail = async (req: Request, res: Response) => {
-    const instances = await findTarget(deps.index, parseTarget(req.params));
+    const instances = await findTarget(deps.index, req, parseTarget(req.params));
     // A study or series is represented by its first image (lowest series, then instance number).
     const inst = instances.find((i) => i.hasPixelData) ?? instances[0];
     const format = pickFormat(req);

@@ -4,7 +4,10 @@
  */
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import { isUnrestricted } from '../../core/auth/policy.js';
+import { AUDIT_MAX_UIDS, type AuditDraft } from '../../core/audit/types.js';
+import { scopeOf } from '../middleware/auth.js';
 import { LucidaError } from '../../core/errors.js';
 import { canDecodeToNative, isValidUid, toExplicitVRLittleEndian, TS } from '../../core/dicom/index.js';
 import type { InstanceFilter, InstanceIndex, StoredInstance } from '../../core/index/port.js';
@@ -26,14 +29,43 @@ export function parseTarget(p: { study?: string; series?: string; instance?: str
   return { studyInstanceUID: p.study, seriesInstanceUID: p.series, sopInstanceUID: p.instance };
 }
 
-/** The stored instances of a target, in series then instance order; 404 when there are none. */
-export async function findTarget(index: InstanceIndex, target: Target, opts?: { withMetadata?: boolean }): Promise<StoredInstance[]> {
-  const found = await index.findInstances(target, opts);
+/**
+ * The stored instances of a target the caller may see (req.scope), in series then instance order,
+ * noted on the request's audit draft. 404 when there are none, whether nothing exists or it lies
+ * outside the caller's scope (another patient's UIDs reveal nothing); the latter is audited as denied.
+ */
+export async function findTarget(index: InstanceIndex, req: Request, target: Target, opts?: { withMetadata?: boolean }): Promise<StoredInstance[]> {
+  const scope = scopeOf(req);
+  const audit = req.audit;
+  audit.studyUIDs.add(target.studyInstanceUID);
+  if (target.seriesInstanceUID) audit.seriesUIDs.add(target.seriesInstanceUID);
+  if (target.sopInstanceUID) audit.sopInstanceUIDs.add(target.sopInstanceUID);
+  const found = await index.findInstances(target, { ...opts, scope });
   if (found.length === 0) {
+    if (!isUnrestricted(scope)) {
+      // Hidden, or absent? Only the audit trail learns which.
+      const owner = await index.studyPatient(target.studyInstanceUID);
+      if (owner) {
+        audit.deniedOutOfScope = true;
+        audit.patientIds.add(owner.id);
+      }
+    }
     const what = target.sopInstanceUID ? 'instance' : target.seriesInstanceUID ? 'series' : 'study';
     throw new LucidaError('NOT_FOUND', `no such ${what}`);
   }
+  noteInstances(audit, found);
   return found;
+}
+
+/** Notes the patients, series and instances a response carries on the audit draft. */
+export function noteInstances(audit: AuditDraft, instances: StoredInstance[]): void {
+  for (const inst of instances) {
+    if (audit.sopInstanceUIDs.size >= AUDIT_MAX_UIDS) break;
+    audit.patientIds.add(inst.patientId);
+    audit.studyUIDs.add(inst.studyInstanceUID);
+    audit.seriesUIDs.add(inst.seriesInstanceUID);
+    audit.sopInstanceUIDs.add(inst.sopInstanceUID);
+  }
 }
 
 /** A frame number (PS3.18 §10.4.1.1.3: 1-based) in a URL; nine digits at most, so a safe integer. */

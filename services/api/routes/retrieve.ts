@@ -17,7 +17,7 @@ interface Choice { multipart: boolean; syntaxes: string[] }
 export function retrieveRoutes(deps: { index: InstanceIndex; store: ObjectStore }): Router {
   const router = Router();
   const handler = async (req: Request, res: Response) => {
-    const instances = await findTarget(deps.index, parseTarget(req.params));
+    const instances = await findTarget(deps.index, req, parseTarget(req.params));
     const single = instances.length === 1 && Boolean(req.params.instance);
     const choice = negotiate(parseAccept(req.get('accept')), (range) => acceptable(range, instances, single), 'DICOM instances');
 

@@ -10,6 +10,8 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Request } from 'express';
+import { inPatientScope } from '../../core/auth/policy.js';
+import { scopeOf } from '../middleware/auth.js';
 import type { CaptureRecord, CaptureRepository, CaptureFileRecord } from '../../core/capture/capture-port.js';
 import type { PatientDemographics } from '../../core/capture/types.js';
 import {
@@ -43,7 +45,9 @@ const METADATA_MAX_BYTES = 16 * 1024 * 1024;
 const POLL_MS = 100;
 
 interface Bulk extends UploadedPhoto { captureId: string; used: boolean }
-interface Waiting { captureId: string; fileIndex: number; sopInstanceUID: string; seriesInstanceUID: string; studyInstanceUID: string }
+interface Waiting {
+  captureId: string; fileIndex: number; sopInstanceUID: string; seriesInstanceUID: string; studyInstanceUID: string; patientId: string;
+}
 
 /** Reads the request, queues one conversion per data set, waits for them; one outcome per data set or refused part. */
 export async function storeMetadataAndBulkData(deps: StowPhotoDeps, req: Request, boundary: string, study?: string): Promise<IngestOutcome[]> {
@@ -121,6 +125,10 @@ async function submitDataset(deps: ServiceDeps, req: Request, ds: DicomJson,
     return failure(FailureReason.DataSetDoesNotMatchSopClass, errors || err.message);
   }
   const ids = parsed.ids;
+  const { patientId, issuer } = parsed.context.patient;
+  if (!inPatientScope(scopeOf(req), { id: patientId, issuer })) {
+    return failure(FailureReason.NotAuthorized, 'this token is limited to another patient', ids);
+  }
   if (study && ids.studyInstanceUID && ids.studyInstanceUID !== study) {
     return failure(FailureReason.DataSetDoesNotMatchSopClass, `StudyInstanceUID does not match the target study ${study}`, ids);
   }
@@ -131,7 +139,7 @@ async function submitDataset(deps: ServiceDeps, req: Request, ds: DicomJson,
   const consent = { ...parsed.context.consent, recordedBy: parsed.context.consent.recordedBy || req.principal!.subject };
   try {
     const result = await submitCapture(deps, {
-      id: file.captureId, source: 'stow-rs', principal: req.principal!, studyMode: 'new-or-existing',
+      id: file.captureId, source: 'stow-rs', principal: req.principal!, studyMode: 'new-or-existing', scope: scopeOf(req),
       context: { ...parsed.context, consent, study: { ...parsed.context.study, studyInstanceUID: ids.studyInstanceUID ?? study } },
       groups: [{
         image: parsed.image, files: [file], seriesInstanceUID: ids.seriesInstanceUID, seriesNumber: ids.seriesNumber,
@@ -140,7 +148,10 @@ async function submitDataset(deps: ServiceDeps, req: Request, ds: DicomJson,
     });
     if (!result.replayed) {
       const [f] = result.files;
-      return { captureId: result.captureId, fileIndex: f.fileIndex, sopInstanceUID: f.sopInstanceUID, seriesInstanceUID: f.seriesInstanceUID, studyInstanceUID: result.studyInstanceUID };
+      return {
+        captureId: result.captureId, fileIndex: f.fileIndex, sopInstanceUID: f.sopInstanceUID, seriesInstanceUID: f.seriesInstanceUID,
+        studyInstanceUID: result.studyInstanceUID, patientId: parsed.context.patient.patientId,
+      };
     }
     // A re-send is the same instance only with the same image and the same clinical data.
     const earlier = (await deps.captures.findCapture(result.captureId))!;
@@ -148,7 +159,10 @@ async function submitDataset(deps: ServiceDeps, req: Request, ds: DicomJson,
     if (f.sha256 !== file.sha256 || !sameClinicalData(earlier, f, parsed)) {
       return failure(FailureReason.DuplicateSopInstance, 'other image or data already sent under this SOP Instance UID', ids);
     }
-    return { captureId: earlier.id, fileIndex: f.fileIndex, sopInstanceUID: f.sopInstanceUID, seriesInstanceUID: f.seriesInstanceUID, studyInstanceUID: earlier.studyInstanceUID };
+    return {
+      captureId: earlier.id, fileIndex: f.fileIndex, sopInstanceUID: f.sopInstanceUID, seriesInstanceUID: f.seriesInstanceUID,
+      studyInstanceUID: earlier.studyInstanceUID, patientId: earlier.context.patient.patientId,
+    };
   } catch (err) {
     if (!isLucidaError(err) || err.status >= 500) throw err;
     return failure(FailureReason.DataSetDoesNotMatchSopClass, err.message, ids);
@@ -196,7 +210,7 @@ function settled(w: Waiting, f: CaptureFileRecord): IngestOutcome | undefined {
       : [];
     return {
       status: 'stored', sopClassUID: SOP_CLASS.VLPhotographicImage, sopInstanceUID: w.sopInstanceUID,
-      studyInstanceUID: w.studyInstanceUID, seriesInstanceUID: w.seriesInstanceUID, duplicate: false, warnings,
+      studyInstanceUID: w.studyInstanceUID, seriesInstanceUID: w.seriesInstanceUID, patientId: w.patientId, duplicate: false, warnings,
     };
   }
   if (f.status === 'failed') {

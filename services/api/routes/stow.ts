@@ -14,7 +14,7 @@ import { multipartType, negotiateDicomJson } from '../http/negotiate.js';
 import { boundaryFromContentType, partEssence, readMultipart } from '../multipart/related.js';
 import { limitBody } from '../http/limit-body.js';
 import { storeMetadataAndBulkData, type StowPhotoDeps } from './stow-photo.js';
-import { allow } from '../middleware/auth.js';
+import { allow, scopeOf } from '../middleware/auth.js';
 import type { PublicUrls } from '../urls.js';
 import { parseTarget } from './retrieve-common.js';
 
@@ -84,6 +84,12 @@ export function stowRoutes(deps: StowPhotoDeps & { urls: PublicUrls }): Router {
   /** PS3.18 §10.5.3: the Store Instances Response, its status code, and one log line per instance. */
   const respond = (req: Request, res: Response, outcomes: IngestOutcome[], responseType: string, study?: string, interrupted?: LucidaError) => {
     for (const o of outcomes) {
+      if (o.status === 'stored') {
+        req.audit.patientIds.add(o.patientId);
+        req.audit.studyUIDs.add(o.studyInstanceUID);
+        req.audit.seriesUIDs.add(o.seriesInstanceUID);
+        req.audit.sopInstanceUIDs.add(o.sopInstanceUID);
+      }
       req.log.info({
         sopInstanceUID: o.sopInstanceUID, status: o.status,
         ...(o.status === 'failed' ? { reason: o.reason.toString(16) } : { duplicate: o.duplicate }),
@@ -105,7 +111,7 @@ export function stowRoutes(deps: StowPhotoDeps & { urls: PublicUrls }): Router {
 /** ingestInstance, with an unexpected error (e.g. the database went away) reported as this instance's failure. */
 async function ingestSafely(deps: IngestDeps, bytes: Buffer, study: string | undefined, req: Request): Promise<IngestOutcome> {
   try {
-    return await ingestInstance(deps, bytes, { expectedStudyUID: study });
+    return await ingestInstance(deps, bytes, { expectedStudyUID: study, storedBy: req.principal?.subject, scope: scopeOf(req) });
   } catch (err) {
     req.log.error({ err }, 'ingest failed');
     return { status: 'failed', reason: FailureReason.ProcessingFailure, comment: 'the archive could not store the instance; retry later' };

@@ -26,7 +26,7 @@ export function wadoUriRoutes(deps: { index: InstanceIndex; store: ObjectStore }
     for (const [name, v] of [['studyUID', uids.study], ['seriesUID', uids.series], ['objectUID', uids.instance]]) {
       if (!v) throw new LucidaError('BAD_REQUEST', `${name} is required`);
     }
-    const [inst] = await findTarget(deps.index, parseTarget(uids));
+    const [inst] = await findTarget(deps.index, req, parseTarget(uids));
     const contentType = (q('contentType') ?? (inst.hasPixelData ? 'image/jpeg' : 'application/dicom')).split(',')[0].trim().toLowerCase();
 
     if (contentType === 'application/dicom') {

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { assertPatientInScope, type AccessScope } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
 import type { DicomJson } from '../dicom/json.types.js';
 import { TAG, firstPersonName, firstString, localDateTime, newUid } from '../dicom/index.js';
@@ -89,6 +90,8 @@ export interface CaptureSubmission {
    */
   studyMode: 'existing' | 'new-or-existing';
   groups: CaptureGroup[];
+  /** The caller's access scope: a patient-context token may only capture for its own patient. */
+  scope?: AccessScope;
 }
 
 export type SubmitResult =
@@ -120,6 +123,8 @@ export async function submitCapture(deps: CaptureDeps, s: CaptureSubmission): Pr
 
 async function tryCapture(deps: CaptureDeps, s: CaptureSubmission) {
   const { studyInstanceUID, patient, details, maxSeriesNumber, newStudy } = await resolveStudy(deps, s);
+  // Checked on the resolved patient: a capture may name only a study or accession number.
+  if (s.scope) assertPatientInScope(s.scope, { id: patient.patientId, issuer: patient.issuer });
   const context: RecordedContext = { ...s.context, patient, studyDetails: details };
   let nextSeries = maxSeriesNumber + 1;
   const capturedFiles: NewCaptureFile[] = [];

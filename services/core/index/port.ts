@@ -3,6 +3,8 @@
  * The Postgres adapter (postgres-index.ts) is the only place that writes SQL for these.
  */
 import type { DicomJson } from '../dicom/json.types.js';
+import type { AccessScope } from '../auth/policy.js';
+import type { PatientRef } from '../auth/principal.js';
 import type { QidoQuery } from '../qido/query.js';
 
 /** What the ingest path knows about an instance before its object is stored. */
@@ -15,6 +17,8 @@ export interface PendingInstance {
   objectKey: string;
   sizeBytes: number;
   sha256: string;
+  /** Token subject of whoever stored it (STOW-RS caller, or the capture's sender): a photographer reads their own of today. */
+  storedBy?: string;
 }
 
 export interface ExistingInstance {
@@ -47,6 +51,9 @@ export interface StoredInstance {
   numberOfFrames: number | null;
   /** True when the instance has Pixel Data (it can be rendered). */
   hasPixelData: boolean;
+  /** The study's patient (PatientID, IssuerOfPatientID; '' when absent), for the audit trail. */
+  patientId: string;
+  issuer: string;
   /**
    * Full DICOM JSON without bulk data (BulkDataURI values are relative element paths); only
    * loaded when asked for (`withMetadata`), since most retrievals do not need it.
@@ -75,10 +82,21 @@ export interface InstanceIndex {
   commitStored(sopInstanceUID: string, objectKey: string, metadata: DicomJson): Promise<CommitResult>;
   /** Undo phase 1 (the caller removes the object). */
   deletePending(sopInstanceUID: string, objectKey: string): Promise<void>;
-  /** Stored instances matching the filter, ordered by series number, instance number. */
-  findInstances(filter: InstanceFilter, opts?: { withMetadata?: boolean }): Promise<StoredInstance[]>;
-  /** QIDO-RS search (PS3.18 §10.6): runs entirely in SQL. `retrieveBase` is the absolute /dicomweb URL. */
-  search(query: QidoQuery, retrieveBase: string): Promise<QidoResult>;
+  /**
+   * Stored instances matching the filter, ordered by series number, instance number; only those
+   * inside `scope` (policy.ts): the rest are not found.
+   */
+  findInstances(filter: InstanceFilter, opts?: { withMetadata?: boolean; scope?: AccessScope }): Promise<StoredInstance[]>;
+  /**
+   * QIDO-RS search (PS3.18 §10.6): runs entirely in SQL, limited to `scope`. `retrieveBase` is the
+   * absolute /dicomweb URL.
+   */
+  search(query: QidoQuery, retrieveBase: string, scope?: AccessScope): Promise<QidoResult>;
+  /**
+   * The patient of a study with stored instances, and whether `scope` lets the caller see it;
+   * undefined when there is no such study.
+   */
+  studyPatient(studyInstanceUID: string, scope?: AccessScope): Promise<(PatientRef & { visible: boolean }) | undefined>;
   /** Records an instance's image-quality figures (the derive job's QA: sharpness, clipping, resolution). */
   setQa(sopInstanceUID: string, qa: unknown): Promise<void>;
 }

@@ -3,6 +3,8 @@
  * Every method is one statement (reservePending: a second one only when the UID is already taken).
  */
 import type pg from 'pg';
+import type { AccessScope } from '../auth/policy.js';
+import type { PatientRef } from '../auth/principal.js';
 import type { DicomJson } from '../dicom/json.types.js';
 import type { QidoQuery } from '../qido/query.js';
 import { toIndexRows } from './index-rows.js';
@@ -13,7 +15,7 @@ import type {
 import { toDicomJson, type SearchRow } from './search-results.js';
 import { commitStoredSql, type CommitOutcomeRow } from './sql/commit.js';
 import {
-  deletePendingSql, existingInstanceSql, findInstancesSql, replacePendingSql, reservePendingSql, setQaSql,
+  deletePendingSql, existingInstanceSql, findInstancesSql, replacePendingSql, reservePendingSql, setQaSql, studyPatientSql,
 } from './sql/instances.js';
 import { planSearch } from './sql/search.js';
 
@@ -24,7 +26,8 @@ interface ExistingRow {
 
 interface StoredRow {
   study_uid: string; series_uid: string; sop_uid: string; sop_class_uid: string; transfer_syntax_uid: string;
-  object_key: string; size_bytes: string; sha256: string; number_of_frames: number | null; has_pixel_data: boolean | null; metadata?: DicomJson | null;
+  object_key: string; size_bytes: string; sha256: string; number_of_frames: number | null; has_pixel_data: boolean | null;
+  patient_id: string; issuer: string; metadata?: DicomJson | null;
 }
 
 export class PostgresInstanceIndex implements InstanceIndex {
@@ -65,8 +68,8 @@ export class PostgresInstanceIndex implements InstanceIndex {
     await this.pool.query(deletePendingSql(sopInstanceUID, objectKey));
   }
 
-  async findInstances(filter: InstanceFilter, opts: { withMetadata?: boolean } = {}): Promise<StoredInstance[]> {
-    const { rows } = await this.pool.query<StoredRow>(findInstancesSql(filter, opts.withMetadata));
+  async findInstances(filter: InstanceFilter, opts: { withMetadata?: boolean; scope?: AccessScope } = {}): Promise<StoredInstance[]> {
+    const { rows } = await this.pool.query<StoredRow>(findInstancesSql(filter, opts.withMetadata, opts.scope));
     return rows.map((r) => ({
       studyInstanceUID: r.study_uid,
       seriesInstanceUID: r.series_uid,
@@ -78,12 +81,14 @@ export class PostgresInstanceIndex implements InstanceIndex {
       sha256: r.sha256,
       numberOfFrames: r.number_of_frames,
       hasPixelData: r.has_pixel_data === true,
+      patientId: r.patient_id,
+      issuer: r.issuer,
       ...(opts.withMetadata ? { metadata: r.metadata ?? {} } : {}),
     }));
   }
 
-  async search(query: QidoQuery, retrieveBase: string): Promise<QidoResult> {
-    const plan = planSearch(query);
+  async search(query: QidoQuery, retrieveBase: string, scope?: AccessScope): Promise<QidoResult> {
+    const plan = planSearch(query, scope);
     const { rows } = await this.pool.query<SearchRow>(plan.statement);
     const truncated = rows.length > plan.limit;
     const base = retrieveBase.replace(/\/+$/, '');
@@ -92,6 +97,11 @@ export class PostgresInstanceIndex implements InstanceIndex {
       truncated,
       warnings: [...query.warnings, ...plan.warnings],
     };
+  }
+
+  async studyPatient(studyInstanceUID: string, scope?: AccessScope): Promise<(PatientRef & { visible: boolean }) | undefined> {
+    const { rows: [r] } = await this.pool.query<{ patient_id: string; issuer: string; visible: boolean }>(studyPatientSql(studyInstanceUID, scope));
+    return r && { id: r.patient_id, issuer: r.issuer, visible: r.visible };
   }
 
   async setQa(sopInstanceUID: string, qa: unknown): Promise<void> {

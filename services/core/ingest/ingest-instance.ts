@@ -11,7 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { parsePart10, isStorageSopClass, TAG, type ParsedInstance } from '../dicom/index.js';
+import { inPatientScope, type AccessScope } from '../auth/policy.js';
+import { firstString, parsePart10, isStorageSopClass, TAG, type ParsedInstance } from '../dicom/index.js';
 import { isLucidaError } from '../errors.js';
 import { sha256Hex } from '../hash.js';
 import type { InstanceIndex } from '../index/port.js';
@@ -23,6 +24,8 @@ export const FailureReason = {
   ProcessingFailure: 0x0110,
   DuplicateSopInstance: 0x0111,
   SopClassNotSupported: 0x0122,
+  /** PS3.7 C.4 "Refused: Not Authorized": a patient-context token storing another patient's instance. */
+  NotAuthorized: 0x0124,
   OutOfResources: 0xa700,
   DataSetDoesNotMatchSopClass: 0xa900,
   CannotUnderstand: 0xc000,
@@ -53,12 +56,18 @@ export interface IngestOptions {
    * PENDING_TIMEOUT_SECONDS.
    */
   ownsUid?: boolean;
+  /** Token subject of the caller (STOW-RS) or of the capture's sender, recorded with the instance. */
+  storedBy?: string;
+  /** The caller's access scope: a patient-context token may only store instances of its own patient. */
+  scope?: AccessScope;
 }
 
 export type IngestOutcome =
   | {
     status: 'stored';
     sopClassUID: string; sopInstanceUID: string; studyInstanceUID: string; seriesInstanceUID: string;
+    /** PatientID of the instance ('' when absent), for the audit trail. */
+    patientId: string;
     /** True when an identical instance was already stored: nothing was written. */
     duplicate: boolean;
     warnings: { reason: number; comment: string }[];
@@ -84,6 +93,11 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     return fail(FailureReason.DataSetDoesNotMatchSopClass,
       `StudyInstanceUID ${parsed.studyInstanceUID} does not match the target study ${opts.expectedStudyUID}`);
   }
+  if (opts.scope && !inPatientScope(opts.scope, {
+    id: firstString(parsed.metadata, TAG.PatientID) ?? '', issuer: firstString(parsed.metadata, TAG.IssuerOfPatientID) ?? '',
+  })) {
+    return fail(FailureReason.NotAuthorized, 'this token is limited to one patient; the instance is of another');
+  }
   const warnings: { reason: number; comment: string }[] = [];
   if (!isStorageSopClass(parsed.sopClassUID)) {
     warnings.push({
@@ -102,10 +116,12 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     objectKey: objectKeys.instance(parsed.studyInstanceUID, parsed.seriesInstanceUID, parsed.sopInstanceUID, randomBytes(6).toString('hex')),
     sizeBytes: bytes.length,
     sha256,
+    storedBy: opts.storedBy,
   };
   const stored = (duplicate: boolean): IngestOutcome => ({
     status: 'stored', ...ids,
     studyInstanceUID: parsed.studyInstanceUID, seriesInstanceUID: parsed.seriesInstanceUID,
+    patientId: firstString(parsed.metadata, TAG.PatientID) ?? '',
     duplicate, warnings,
   });
 

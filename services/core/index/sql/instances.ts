@@ -1,5 +1,7 @@
 /** SQL for the instance rows of the two-phase store and for WADO-RS lookups. */
+import type { AccessScope } from '../../auth/policy.js';
 import type { InstanceFilter, PendingInstance } from '../port.js';
+import { instanceScopeConditions, patientScopeConditions, scopeShape } from './scope.js';
 import { Params, type SqlStatement } from './statement.js';
 
 /** Phase 1: claims the SOP Instance UID; returns one row (`pk`) only if this call inserted it. */
@@ -7,12 +9,12 @@ export function reservePendingSql(p: PendingInstance): SqlStatement {
   return {
     name: 'lucida-reserve-pending',
     text: `INSERT INTO instances (sop_uid, status, study_uid, series_uid, sop_class_uid, transfer_syntax_uid,
-                                  object_key, size_bytes, sha256)
-           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8)
+                                  object_key, size_bytes, sha256, stored_by)
+           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (sop_uid) DO NOTHING
            RETURNING pk`,
     values: [p.sopInstanceUID, p.studyInstanceUID, p.seriesInstanceUID, p.sopClassUID, p.transferSyntaxUID,
-      p.objectKey, p.sizeBytes, p.sha256],
+      p.objectKey, p.sizeBytes, p.sha256, p.storedBy ?? null],
   };
 }
 
@@ -30,11 +32,11 @@ export function replacePendingSql(p: PendingInstance, previousObjectKey: string)
   return {
     text: `UPDATE instances
            SET study_uid = $2, series_uid = $3, sop_class_uid = $4, transfer_syntax_uid = $5,
-               object_key = $6, size_bytes = $7, sha256 = $8, received_at = now(), updated_at = now()
+               object_key = $6, size_bytes = $7, sha256 = $8, stored_by = $10, received_at = now(), updated_at = now()
            WHERE sop_uid = $1 AND status = 'pending' AND object_key = $9
            RETURNING pk`,
     values: [p.sopInstanceUID, p.studyInstanceUID, p.seriesInstanceUID, p.sopClassUID, p.transferSyntaxUID,
-      p.objectKey, p.sizeBytes, p.sha256, previousObjectKey],
+      p.objectKey, p.sizeBytes, p.sha256, previousObjectKey, p.storedBy ?? null],
   };
 }
 
@@ -65,23 +67,51 @@ export function setQaSql(sopInstanceUID: string, qa: unknown): SqlStatement {
   return { text: 'UPDATE instances SET qa = $2::jsonb WHERE sop_uid = $1', values: [sopInstanceUID, JSON.stringify(qa)] };
 }
 
-/** Stored instances of a study (optionally one series / one instance), by series then instance number. */
-export function findInstancesSql(filter: InstanceFilter, withMetadata = false): SqlStatement {
+/**
+ * Stored instances of a study (optionally one series / one instance), by series then instance
+ * number, limited to `scope`: an instance outside it is simply not found.
+ */
+export function findInstancesSql(filter: InstanceFilter, withMetadata = false, scope: AccessScope = {}): SqlStatement {
   const params = new Params();
   const where = [`st.study_uid = ${params.add(filter.studyInstanceUID)}`, `i.status = 'stored'`];
   if (filter.seriesInstanceUID !== undefined) where.push(`se.series_uid = ${params.add(filter.seriesInstanceUID)}`);
   if (filter.sopInstanceUID !== undefined) where.push(`i.sop_uid = ${params.add(filter.sopInstanceUID)}`);
-  // A few fixed shapes (study/series/instance, with or without metadata): each is prepared once per connection.
+  where.push(...patientScopeConditions(scope, params), ...instanceScopeConditions(scope, params, 'i'));
+  // A few fixed shapes (study/series/instance, with or without metadata, scope): each is prepared once per connection.
   const shape = filter.sopInstanceUID !== undefined ? 'i' : '';
   return {
-    name: `lucida-find-instances-${filter.seriesInstanceUID !== undefined ? 's' : ''}${shape}${withMetadata ? '-m' : ''}`,
+    name: `lucida-find-instances-${filter.seriesInstanceUID !== undefined ? 's' : ''}${shape}${withMetadata ? '-m' : ''}-${scopeShape(scope)}`,
     text: `SELECT st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid, i.transfer_syntax_uid, i.object_key,
-                  i.size_bytes, i.sha256, i.number_of_frames, i.metadata ? '7FE00010' AS has_pixel_data${withMetadata ? ', i.metadata' : ''}
+                  i.size_bytes, i.sha256, i.number_of_frames, i.metadata ? '7FE00010' AS has_pixel_data,
+                  p.patient_id, p.issuer${withMetadata ? ', i.metadata' : ''}
            FROM studies st
+           JOIN patients p ON p.pk = st.patient_fk
            JOIN instances i ON i.study_fk = st.pk
            JOIN series se ON se.pk = i.series_fk
            WHERE ${where.join(' AND ')}
            ORDER BY se.series_number NULLS LAST, se.pk, i.instance_number NULLS LAST, i.pk`,
+    values: params.values,
+  };
+}
+
+/**
+ * The patient of a study, and whether the caller (scope) may see any of it. For the launch (whose
+ * patient is a study UID's) and for telling a scoped 404 that hid another patient's data (audited as
+ * denied) from one where nothing exists.
+ */
+export function studyPatientSql(studyInstanceUID: string, scope: AccessScope = {}): SqlStatement {
+  const params = new Params();
+  const study = params.add(studyInstanceUID);
+  const visible = [...patientScopeConditions(scope, params), ...instanceScopeConditions(scope, params, 'i')];
+  return {
+    text: `SELECT p.patient_id, p.issuer,
+                  ${visible.length ? `(${visible.join(' AND ')})` : 'true'} AS visible
+           FROM studies st
+           JOIN patients p ON p.pk = st.patient_fk
+           JOIN instances i ON i.study_fk = st.pk AND i.status = 'stored'
+           WHERE st.study_uid = ${study}
+           ORDER BY 3 DESC
+           LIMIT 1`,
     values: params.values,
   };
 }

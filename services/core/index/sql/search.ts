@@ -12,10 +12,12 @@
  * Order: studies newest first (study_date DESC, study_time DESC, undated last, then pk); series by
  * series_number then pk; instances by instance_number then pk.
  */
+import type { AccessScope } from '../../auth/policy.js';
 import type { QidoQuery } from '../../qido/query.js';
 import { planReturn, type ReturnPlan } from '../search-results.js';
 import { LEVEL_DEPTH, type InformationLevel } from '../levels.js';
 import { ALIAS, ATTRS, matchCondition } from './search-conditions.js';
+import { instanceScopeConditions, patientScopeConditions } from './scope.js';
 import { Params, type SqlStatement } from './statement.js';
 
 export interface SearchPlan {
@@ -47,32 +49,42 @@ const ORDER = {
   instance: 'i.instance_number NULLS LAST, i.pk',
 } as const;
 
-const STUDY_COUNTS = `LEFT JOIN LATERAL (
+/**
+ * Per-study series and instance counts and modalities (PS3.4 C.6.2.1.2-3), over the instances the
+ * caller may see (`vis`: extra conditions on alias i2).
+ */
+const studyCounts = (vis: string) => `LEFT JOIN LATERAL (
     SELECT count(*)::int AS n_series, coalesce(sum(x.n), 0)::int AS n_instances,
            coalesce(array_agg(DISTINCT x.modality) FILTER (WHERE x.modality IS NOT NULL), '{}'::text[]) AS modalities
     FROM (SELECT s2.modality,
-                 (SELECT count(*) FROM instances i2 WHERE i2.series_fk = s2.pk AND i2.status = 'stored') AS n
+                 (SELECT count(*) FROM instances i2 WHERE i2.series_fk = s2.pk AND i2.status = 'stored'${vis}) AS n
           FROM series s2 WHERE s2.study_fk = st.pk) x
     WHERE x.n > 0) sc ON true`;
 
-const SOP_CLASSES = `LEFT JOIN LATERAL (
+const sopClasses = (vis: string) => `LEFT JOIN LATERAL (
     SELECT coalesce(array_agg(DISTINCT i4.sop_class_uid ORDER BY i4.sop_class_uid) FILTER (WHERE i4.sop_class_uid IS NOT NULL), '{}'::text[]) AS sop_classes
-    FROM instances i4 WHERE i4.study_fk = st.pk AND i4.status = 'stored') ssc ON true`;
+    FROM instances i4 WHERE i4.study_fk = st.pk AND i4.status = 'stored'${vis}) ssc ON true`;
 
-const SERIES_COUNT = `LEFT JOIN LATERAL (
-    SELECT count(*)::int AS n_instances FROM instances i3 WHERE i3.series_fk = se.pk AND i3.status = 'stored') sec ON true`;
+const seriesCount = (vis: string) => `LEFT JOIN LATERAL (
+    SELECT count(*)::int AS n_instances FROM instances i3 WHERE i3.series_fk = se.pk AND i3.status = 'stored'${vis}) sec ON true`;
 
-/** Plans the statement for a parsed QIDO-RS query. Pure: no database access. */
-export function planSearch(query: QidoQuery): SearchPlan {
+/**
+ * Plans the statement for a parsed QIDO-RS query, limited to what `scope` lets the caller see (the
+ * patient of a patient-context token; a photographer's own instances of today): rows outside it are
+ * neither matched nor counted. Pure: no database access.
+ */
+export function planSearch(query: QidoQuery, scope: AccessScope = {}): SearchPlan {
   const params = new Params();
   const warnings: string[] = [];
   const level = query.level;
-  // Only what has a stored instance is visible (see the module comment).
+  // Extra visibility conditions on an instance alias (AND-prefixed), '' when the scope has none.
+  const visible = (alias: string) => instanceScopeConditions(scope, params, alias).map((c) => ` AND ${c}`).join('');
+  // Only what has a stored (and visible) instance is visible (see the module comment).
   const where: string[] = [{
-    study: `EXISTS (SELECT 1 FROM instances vi WHERE vi.study_fk = st.pk AND vi.status = 'stored')`,
-    series: `EXISTS (SELECT 1 FROM instances vi WHERE vi.series_fk = se.pk AND vi.status = 'stored')`,
-    instance: `i.status = 'stored'`,
-  }[level]];
+    study: () => `EXISTS (SELECT 1 FROM instances vi WHERE vi.study_fk = st.pk AND vi.status = 'stored'${visible('vi')})`,
+    series: () => `EXISTS (SELECT 1 FROM instances vi WHERE vi.series_fk = se.pk AND vi.status = 'stored'${visible('vi')})`,
+    instance: () => `i.status = 'stored'${visible('i')}`,
+  }[level](), ...patientScopeConditions(scope, params)];
   if (query.scope.studyInstanceUID !== undefined) where.push(`st.study_uid = ${params.add(query.scope.studyInstanceUID)}`);
   if (query.scope.seriesInstanceUID !== undefined && level !== 'study') {
     where.push(`se.series_uid = ${params.add(query.scope.seriesInstanceUID)}`);
@@ -94,15 +106,15 @@ export function planSearch(query: QidoQuery): SearchPlan {
   }
   const joins: string[] = [];
   if (returns.studyCounts) {
-    joins.push(STUDY_COUNTS);
+    joins.push(studyCounts(visible('i2')));
     selected.push('sc.n_series AS study_series', 'sc.n_instances AS study_instances', 'sc.modalities');
   }
   if (returns.seriesCount) {
-    joins.push(SERIES_COUNT);
+    joins.push(seriesCount(visible('i3')));
     selected.push('sec.n_instances AS series_instances');
   }
   if (returns.sopClasses) {
-    joins.push(SOP_CLASSES);
+    joins.push(sopClasses(visible('i4')));
     selected.push('ssc.sop_classes');
   }
   if (returns.numberOfFrames) selected.push('i.number_of_frames');
