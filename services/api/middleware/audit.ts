@@ -1,0 +1,126 @@
+/**
+ * The audit trail's one writer on the HTTP side: when a response ends ('close', so also when the
+ * client went away), one event is appended from what the request was (principal, address, user
+ * agent, request id, method, route pattern, status) and what the route noted on req.audit (action,
+ * patients, studies, series, instances, query). AuditLog.append only queues, so nothing here waits.
+ *
+ * Which requests: those a guard marked with an action (`allow()` or a public route's audit action)
+ * that did not opt out, and every refusal (401, 403) whether or not a route was reached. Never
+ * recorded: the Authorization header or any other header but User-Agent, and the URL itself (its
+ * path may hold identifiers the route already lists; its query string is the route's to note).
+ */
+import type { Request, RequestHandler, Response } from 'express';
+import { AUDIT_MAX_UIDS, type AuditEvent, type AuditLog, type AuditOutcome } from '../../core/audit/types.js';
+
+/** Status recorded when the client closed the connection before any response (nginx's convention). */
+export const CLIENT_CLOSED_STATUS = 499;
+
+export function auditTrail(audit: AuditLog): RequestHandler {
+  return (req, res, next) => {
+    res.once('close', () => {
+      const event = auditEventOf(req, res, new Date());
+      if (event) audit.append(event);
+    });
+    next();
+  };
+}
+
+/** The event for a finished request, or undefined when it is not audited. */
+export function auditEventOf(req: Request, res: Response, at: Date): AuditEvent | undefined {
+  const draft = req.audit;
+  if (!draft) return undefined;
+  const answered = res.headersSent;
+  const status = answered ? res.statusCode : CLIENT_CLOSED_STATUS;
+  const refused = status === 401 || status === 403;
+  if (!refused && (!draft.action || draft.skip)) return undefined;
+
+  const complete = res.writableFinished;
+  const details = [
+    draft.detail,
+    status === 404 && draft.deniedOutOfScope ? 'out of patient context' : undefined,
+    typeof res.locals?.problemCode === 'string' ? res.locals.problemCode : undefined,
+    complete ? undefined : answered ? 'client closed the connection before the response was complete' : 'client closed the connection before a response',
+  ].filter(Boolean);
+  const principal = req.principal;
+  return {
+    at,
+    action: draft.action ?? 'authenticate',
+    // Data cut off half way was not served: a failure, whatever the status line promised.
+    outcome: !answered || (!complete && status < 400) ? 'failure' : auditOutcome(status, draft.deniedOutOfScope === true),
+    status,
+    subject: principal?.subject,
+    roles: principal?.roles ? [...principal.roles] : [],
+    clientId: principal?.clientId,
+    onBehalfOf: principal?.onBehalfOf,
+    ip: req.ip,
+    userAgent: req.get('user-agent'),
+    requestId: req.requestId,
+    method: req.method,
+    route: routePattern(req),
+    patientIds: capped(draft.patientIds),
+    studyUIDs: capped(draft.studyUIDs),
+    seriesUIDs: capped(draft.seriesUIDs),
+    sopInstanceUIDs: capped(draft.sopInstanceUIDs),
+    query: draft.query,
+    detail: details.length ? details.join('; ') : undefined,
+  };
+}
+
+/**
+ * success for 2xx/3xx; denied for 401/403 and for a 404 that hid another patient's data; not-found
+ * for other 404s; failure for every other 4xx/5xx.
+ */
+export function auditOutcome(status: number, deniedOutOfScope: boolean): AuditOutcome {
+  if (status >= 200 && status < 400) return 'success';
+  if (status === 401 || status === 403) return 'denied';
+  if (status === 404) return deniedOutOfScope ? 'denied' : 'not-found';
+  return 'failure';
+}
+
+function capped(values: Iterable<string> | undefined): string[] {
+  const out: string[] = [];
+  for (const v of values ?? []) {
+    if (out.length >= AUDIT_MAX_UIDS) break;
+    out.push(v);
+  }
+  return out;
+}
+
+/** Mount paths are words (/dicomweb, /api, /wado): anything else is not trusted as part of a pattern. */
+const MOUNT = /^(\/[A-Za-z][A-Za-z0-9-]*)*$/;
+const tailPatterns = new Map<string, RegExp>();
+
+/**
+ * The route pattern that matched (e.g. /dicomweb/studies/:study/metadata), never the URL. Express
+ * resets req.baseUrl when an error leaves a router, so the mount is found again by matching the
+ * route's own path against the end of the request path. A request refused before any route matched
+ * (e.g. 401 from the /dicomweb authentication) is recorded by its mount: /dicomweb/*.
+ */
+export function routePattern(req: Request): string | undefined {
+  const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+  const routePath: unknown = req.route?.path;
+  if (typeof routePath === 'string') {
+    const m = tailPattern(routePath).exec(path);
+    const mount = m ? path.slice(0, m.index) : req.baseUrl ?? '';
+    return MOUNT.test(mount) ? mount + routePath : routePath;
+  }
+  const first = /^\/([A-Za-z][A-Za-z0-9-]*)(?:\/|$)/.exec(path);
+  return first ? `/${first[1]}/*` : undefined;
+}
+
+/** A regex for the request paths an Express 5 route path matches, anchored at the end. */
+function tailPattern(routePath: string): RegExp {
+  let re = tailPatterns.get(routePath);
+  if (!re) {
+    const source = routePath.split(/(:[A-Za-z_$][\w$]*|\*[A-Za-z_$][\w$]*|[{}])/).map((part) => {
+      if (part.startsWith(':')) return '[^/]+';
+      if (part.startsWith('*')) return '.+';
+      if (part === '{') return '(?:';
+      if (part === '}') return ')?';
+      return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    }).join('');
+    re = new RegExp(`${source}/?$`);
+    if (tailPatterns.size < 1000) tailPatterns.set(routePath, re);
+  }
+  return re;
+}
