@@ -8,7 +8,10 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import { buildApp } from './api/app.js';
 import type { Config } from './core/config.js';
-import { createTokenVerifier, loadOrCreateLocalKey } from './core/auth/tokens.js';
+import type { AuditLog } from './core/audit/types.js';
+import { createTokenVerifier, loadOrCreateLocalKey, loadSessionKey, type TokenVerifier } from './core/auth/tokens.js';
+import { PostgresAuditLog } from './core/index/postgres-audit.js';
+import { PostgresLaunchRepository } from './core/index/postgres-launches.js';
 import { createPool, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from './core/index/database.js';
 import { PostgresInstanceIndex } from './core/index/postgres-index.js';
 import { PostgresPendingRows } from './core/index/postgres-pending.js';
@@ -26,12 +29,18 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
-export async function startRuntime(config: Config, log: Logger, roles: Role[]): Promise<Runtime> {
+/**
+ * Replacements for the API's verifier and audit log. Code only, never configuration: the benchmark
+ * uses them to measure what authentication and audit cost (test/bench/bare-server.ts).
+ */
+export interface RuntimeOverrides { verifier?: TokenVerifier; audit?: AuditLog }
+
+export async function startRuntime(config: Config, log: Logger, roles: Role[], overrides: RuntimeOverrides = {}): Promise<Runtime> {
   // What has been started, stopped in reverse order: by stop(), or at once when start-up fails half way.
   const started: (() => Promise<unknown>)[] = [];
   const stopAll = async () => { for (const stop of started.reverse()) await stop(); };
   try {
-    return await start(config, log, roles, started, stopAll);
+    return await start(config, log, roles, started, stopAll, overrides);
   } catch (err) {
     await stopAll().catch((e) => log.error({ err: e }, 'could not stop after a failed start'));
     throw err;
@@ -39,7 +48,7 @@ export async function startRuntime(config: Config, log: Logger, roles: Role[]): 
 }
 
 async function start(config: Config, log: Logger, roles: Role[], started: (() => Promise<unknown>)[],
-  stopAll: () => Promise<void>): Promise<Runtime> {
+  stopAll: () => Promise<void>, overrides: RuntimeOverrides): Promise<Runtime> {
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
     log.info({ dataDir: config.dataDir, port: config.embeddedPostgresPort }, 'starting embedded Postgres');
@@ -76,19 +85,27 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
   let url: string | undefined;
   if (roles.includes('api')) {
     const localKey = config.auth.jwksUrl ? undefined : await loadOrCreateLocalKey(config.dataDir);
-    const verifier = createTokenVerifier({ ...config.auth, localPublicJwk: localKey?.publicJwk });
+    const sessionKey = await loadSessionKey(config);
+    const verifier = overrides.verifier
+      ?? createTokenVerifier({ ...config.auth, localPublicJwk: localKey?.publicJwk, sessionPublicJwk: sessionKey.publicJwk });
+    const audit = overrides.audit ?? new PostgresAuditLog(pool, log.child({ component: 'audit' }));
+    // Registered before the server's stop, so it runs after it: the last requests' events are written.
+    started.push(() => audit.close());
     const app = buildApp({
-      config, index, store, verifier, log, captures, queue,
+      config, index, store, verifier, log, captures, queue, audit, sessionKey,
+      launches: new PostgresLaunchRepository(pool),
       checkReady: async () => {
         await pool.query('SELECT 1');
         await store.exists('readiness-probe');
       },
     });
-    const srv = http.createServer(app);
+    // Node checks headersTimeout from a timer (every 30 s by default): check every second, or a
+    // client dribbling its headers (slowloris) keeps its socket up to 30 s longer.
+    const srv = http.createServer({ connectionsCheckingInterval: 1000 }, app);
     server = srv;
     // Large STOW bodies may take minutes: no whole-request deadline, but an idle socket is dropped.
     srv.requestTimeout = 0;
-    srv.headersTimeout = 30_000;
+    srv.headersTimeout = config.http.headersTimeoutSeconds * 1000;
     srv.timeout = config.requestTimeoutSeconds * 1000;
     srv.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {

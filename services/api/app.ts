@@ -10,7 +10,14 @@ import type { InstanceIndex } from '../core/index/port.js';
 import type { CaptureRepository } from '../core/capture/capture-port.js';
 import type { JobQueue } from '../core/queue/jobs.js';
 import type { ObjectStore } from '../core/storage/object-store.js';
+import type { AuditLog } from '../core/audit/types.js';
+import type { SigningKey } from '../core/auth/tokens.js';
+import type { PostgresLaunchRepository } from '../core/index/postgres-launches.js';
 import { authenticate } from './middleware/auth.js';
+import { auditTrail } from './middleware/audit.js';
+import { authFailureLimit, clientRateLimit, securityHeaders } from './middleware/security.js';
+import { auditRoutes } from './routes/audit.js';
+import { launchPublicRoutes, launchRoutes } from './routes/launch.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { requestContext } from './middleware/request-context.js';
 import { healthRoutes } from './routes/health.js';
@@ -32,6 +39,10 @@ export interface AppDeps {
   captures: CaptureRepository;
   queue: JobQueue;
   log: Logger;
+  audit: AuditLog;
+  launches: PostgresLaunchRepository;
+  /** Signs viewer session tokens (the verifier trusts its public half). */
+  sessionKey: SigningKey;
   checkReady: () => Promise<void>;
 }
 
@@ -46,11 +57,20 @@ export function buildApp(deps: AppDeps): Express {
   };
   const captureDeps = { captures: deps.captures, store: deps.store, queue: deps.queue, log: deps.log, config: deps.config, urls };
 
+  app.set('trust proxy', deps.config.http.trustProxy);
   app.use(requestContext(deps.log));
+  app.use(securityHeaders(deps.config));
   app.use(healthRoutes(deps.checkReady));
+  // One audit event per request that touches (or is refused) patient data, appended when it ends.
+  app.use(auditTrail(deps.audit));
+
+  // Bearer authentication, then the per-client rate limit; failed attempts are limited per address first.
+  const authenticated = [authFailureLimit(deps.config), authenticate(deps.verifier), clientRateLimit(deps.config)];
+  const launchDeps = { config: deps.config, index: deps.index, launches: deps.launches, sessionKey: deps.sessionKey };
+  app.use(launchPublicRoutes(launchDeps));
 
   const dicomweb = express.Router();
-  dicomweb.use(authenticate(deps.verifier));
+  dicomweb.use(authenticated);
   dicomweb.use(stowRoutes({ ...ingestDeps, config: deps.config, urls, captures: deps.captures }));
   dicomweb.use(qidoRoutes({ index: deps.index, config: deps.config, urls }));
   dicomweb.use(metadataRoutes({ index: deps.index, store: deps.store, urls }));
@@ -60,11 +80,13 @@ export function buildApp(deps: AppDeps): Express {
   dicomweb.use(wadoUriRoutes({ index: deps.index, store: deps.store }));
   app.use('/dicomweb', dicomweb);
   // WADO-URI is also commonly configured at the server root.
-  app.use('/wado', authenticate(deps.verifier));
+  app.use('/wado', authenticated);
   app.use(wadoUriRoutes({ index: deps.index, store: deps.store }));
 
-  app.use('/api', authenticate(deps.verifier));
+  app.use(launchRoutes(launchDeps, authenticated));
+  app.use('/api', authenticated);
   app.use(captureRoutes(captureDeps));
+  app.use(auditRoutes({ audit: deps.audit }));
 
   app.use(notFound);
   app.use(errorHandler);

@@ -4,6 +4,7 @@
  * and the README's configuration table (a test keeps the three in step).
  */
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { ROLES } from './auth/principal.js';
 import { MAX_DECODE_PIXELS } from './dicom/frames.js';
@@ -96,7 +97,8 @@ function url(env: Env, name: string): string | undefined {
   try {
     new URL(raw);
   } catch {
-    throw new ConfigError(`${name} must be a URL, got "${raw}"`);
+    // A credential-bearing value (DATABASE_URL) is never echoed: start-up errors reach logs.
+    throw new ConfigError(SECRET_VARIABLES.includes(name) ? `${name} must be a URL (value not shown: it may hold a password)` : `${name} must be a URL, got "${raw}"`);
   }
   return raw;
 }
@@ -131,12 +133,23 @@ function roleMap(env: Env, name: string): Record<string, string> {
   return map;
 }
 
+const NAMED_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
 function trustProxy(env: Env, name: string): boolean | number | string {
   const raw = (env[name] ?? '').trim();
   if (raw === '' || raw === 'false') return false;
   if (raw === 'true') return true;
   if (/^\d+$/.test(raw)) return Number(raw);
-  return raw; // 'loopback', 'uniquelocal', addresses or CIDRs (Express 'trust proxy' syntax)
+  for (const part of raw.split(',').map((s) => s.trim())) {
+    if (NAMED_RANGES.includes(part)) continue;
+    const [address, bits, ...rest] = part.split('/');
+    const family = net.isIP(address);
+    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)) || net.isIP(bits) === family;
+    if (!family || rest.length || !okBits) {
+      throw new ConfigError(`${name} is true, false, a hop count, or addresses, CIDRs and ${NAMED_RANGES.join('/')} separated by commas; "${part}" is none of these`);
+    }
+  }
+  return raw; // Express 'trust proxy' syntax
 }
 
 /**

@@ -9,7 +9,11 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     level,
     base: { service: 'lucida' },
     redact: {
-      paths: ['req.headers.authorization', 'headers.authorization', 'patientName', 'patientId', 'PatientName', 'PatientID', '*.patientName', '*.patientId'],
+      paths: [
+        'req.headers.authorization', 'headers.authorization', 'patientName', 'patientId', 'PatientName', 'PatientID', '*.patientName', '*.patientId',
+        // A Postgres error's DETAIL and context quote row values ('Key (patient_id)=(...) already exists').
+        ...['detail', 'where', 'internalQuery'].flatMap((f) => [`err.${f}`, `err.cause.${f}`]),
+      ],
       censor: '[redacted]',
     },
     serializers: { err: pino.stdSerializers.err },

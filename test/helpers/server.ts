@@ -1,12 +1,16 @@
 /**
  * A whole Lucida server for integration tests: real embedded Postgres, real filesystem store,
  * real HTTP on a loopback port, local signing key. Log lines are captured for assertions
- * (e.g. that no patient identifiers are logged).
+ * (`srv.logs`, at the configured level) and, at debug level and above, in a file under test-logs/
+ * that test/log-scan.ts searches for patient identifiers once the suite has run.
  */
+import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import pino, { type Logger } from 'pino';
 import { loadConfig, type Config } from '../../services/core/config.js';
 import { createLogger } from '../../services/core/logger.js';
 import { loadOrCreateLocalKey, signLocalToken } from '../../services/core/auth/tokens.js';
@@ -27,6 +31,35 @@ export interface TestServer {
   destroy(): Promise<void>;
 }
 
+/** Every test logger's file lands here; `npm test` empties it first and scans it last (test/log-scan.ts). */
+export const TEST_LOG_DIR = fileURLToPath(new URL('../../test-logs/', import.meta.url));
+let logFiles = 0;
+
+/**
+ * A logger for tests. Every line at debug level and above (trace too when asked for) is written,
+ * synchronously so that nothing is lost when a jest worker exits, to test-logs/<test file>-<pid>-<n>.log;
+ * lines at `level` and above are also kept in `lines` for assertions. Tests that build their own
+ * adapters use this rather than a silent logger, so that their logs are scanned too.
+ */
+export function testLogger(level: Config['logLevel'] = 'info'): { log: Logger; lines: string[]; file: string } {
+  mkdirSync(TEST_LOG_DIR, { recursive: true });
+  const testPath = (globalThis as { expect?: { getState(): { testPath?: string } } }).expect?.getState().testPath;
+  const name = testPath ? path.basename(testPath).replace(/\.test\.ts$/, '') : 'test';
+  const file = path.join(TEST_LOG_DIR, `${name}-${process.pid}-${++logFiles}.log`);
+  const fd = openSync(file, 'a'); // left open for late lines; closed when the worker exits
+  const keepFrom = level === 'silent' ? Infinity : pino.levels.values[level];
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      const line = String(chunk);
+      writeSync(fd, line);
+      if (Number(/"level":(\d+)/.exec(line)?.[1]) >= keepFrom) lines.push(line);
+      cb();
+    },
+  });
+  return { log: createLogger(level === 'trace' ? 'trace' : 'debug', sink), lines, file };
+}
+
 export async function startTestServer(env: Record<string, string> = {}, roles: Role[] = ['api']): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lucida-it-'));
   const port = await freePort();
@@ -34,9 +67,7 @@ export async function startTestServer(env: Record<string, string> = {}, roles: R
     DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', EMBEDDED_PG_PORT: String(await freePort()),
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info', ...env,
   });
-  const logs: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
-  const log = createLogger(config.logLevel, sink);
+  const { log, lines: logs } = testLogger(config.logLevel);
   let runtime = await startRuntime(config, log, roles);
   const key = await loadOrCreateLocalKey(dataDir);
   const server: TestServer = {

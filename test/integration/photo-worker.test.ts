@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import pino from 'pino';
+import { testLogger } from '../helpers/server.js';
 import { startTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { receivePhoto, submitCapture, newCaptureId } from '../../services/core/capture/capture-service.js';
 import { parseCaptureMetadata } from '../../services/core/capture/index.js';
@@ -54,7 +54,7 @@ describe('convert-photo on pg-boss', () => {
   let store: FaultyStore;
   let queue: PgBossQueue;
   let worker: Worker;
-  const log = pino({ level: 'silent' });
+  const { log } = testLogger('silent');
   let captures: PostgresCaptureRepository;
   let index: PostgresInstanceIndex;
   let jpeg: Buffer;

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import { testLogger } from '../helpers/server.js';
 import { startTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { PostgresInstanceIndex } from '../../services/core/index/postgres-index.js';
 import { PostgresPendingRows } from '../../services/core/index/postgres-pending.js';
@@ -22,7 +22,7 @@ describe('reconciliation of abandoned stores', () => {
   let root: string;
   let store: FsObjectStore;
   let index: PostgresInstanceIndex;
-  const log = pino({ level: 'silent' });
+  const { log } = testLogger('silent');
 
   beforeAll(async () => {
     db = await startTestDatabase();

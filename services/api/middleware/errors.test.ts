@@ -3,11 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { type RequestHandler } from 'express';
+import pg from 'pg';
 import request from 'supertest';
 import { LucidaError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { errorHandler, notFound } from './errors.js';
 import { requestContext } from './request-context.js';
+import { freePort } from '../../../test/helpers/net.js';
 
 /** An app whose one route is `handler`, behind the real request context and error middleware; its log lines land in `logs`. */
 function appWith(handler: RequestHandler, logs: string[] = []) {
@@ -50,6 +52,55 @@ describe('errorHandler', () => {
     const res = await request(appWith(throwing(withStatus(props)))).get('/things/1').expect(status);
     expect(res.body).toMatchObject({ status, code });
     expect(JSON.stringify(res.body)).not.toContain('raw detail');
+  });
+
+  it('answers an INTERNAL LucidaError without its detail, which was written for the log', async () => {
+    const logs: string[] = [];
+    const res = await request(appWith(throwing(new LucidaError('INTERNAL', 'cannot write DICOM: /srv/lucida/objects/x')), logs))
+      .get('/things/1').expect(500);
+    expect(res.body).toMatchObject({ code: 'INTERNAL', detail: `unexpected error; quote request id ${res.body.requestId}` });
+    expect(JSON.stringify(res.body)).not.toContain('/srv/lucida');
+    expect(logs.join('')).toContain('/srv/lucida/objects/x');
+  });
+
+  describe('an unreachable database', () => {
+    /** What node-postgres really throws when nothing listens where the database should be. */
+    async function refusedConnection(): Promise<Error> {
+      const client = new pg.Client({ host: '127.0.0.1', port: await freePort(), user: 'u', database: 'd', password: 'p' });
+      return client.connect().then(() => { throw new Error('expected a refusal'); }, (err: Error) => err);
+    }
+    async function endedPool(): Promise<Error> {
+      const pool = new pg.Pool({ host: '127.0.0.1', port: 1 });
+      await pool.end();
+      return pool.query('SELECT 1').then(() => { throw new Error('expected a refusal'); }, (err: Error) => err);
+    }
+    const sqlState = (code: string) => Object.assign(new Error('terminating connection due to administrator command'), { code, severity: 'FATAL' });
+
+    it.each([
+      ['a refused connection', refusedConnection],
+      ['a pool that has been ended (shutting down)', endedPool],
+      ['SQLSTATE 57P01 (admin shutdown)', async () => sqlState('57P01')],
+      ['SQLSTATE 08006 (connection failure)', async () => sqlState('08006')],
+      ['a connection error wrapped as a cause', async () => new Error('query failed', { cause: await refusedConnection() })],
+    ])('is 503 UNAVAILABLE, without the library\'s message: %s', async (_name, make) => {
+      const err = await make();
+      const res = await request(appWith(throwing(err))).get('/things/1').expect(503);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ status: 503, code: 'UNAVAILABLE' });
+      expect(JSON.stringify(res.body)).not.toContain(err.message);
+      expect(JSON.stringify(res.body)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|terminat/);
+    });
+
+    it('is not claimed for other database errors or local file errors: those are 500 without their text', async () => {
+      const sql = Object.assign(new Error('duplicate key value violates unique constraint "patients_pkey"'),
+        { code: '23505', detail: 'Key (patient_id)=(PID-LEAK) already exists.' });
+      const file = Object.assign(new Error("ENOENT: no such file or directory, open '/srv/lucida/objects/ab'"), { code: 'ENOENT', syscall: 'open' });
+      for (const err of [sql, file]) {
+        const res = await request(appWith(throwing(err))).get('/things/1').expect(500);
+        expect(res.body).toMatchObject({ code: 'INTERNAL' });
+        expect(JSON.stringify(res.body)).not.toMatch(/PID-LEAK|patients_pkey|\/srv\/lucida|ENOENT/);
+      }
+    });
   });
 
   describe('a response streamed from a source that has not yet ended', () => {
