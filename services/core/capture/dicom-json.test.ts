@@ -1,6 +1,6 @@
 import type { DicomJson } from '../dicom/json.types.js';
 import { metadataErrorsOf } from '../../../test/helpers/errors.js';
-import { parsePhotoDicomJson } from './dicom-json.js';
+import { MAX_SEQUENCE_ITEMS, parsePhotoDicomJson } from './dicom-json.js';
 
 const NOW = new Date('2026-11-24T12:00:00Z');
 const v = (vr: string, ...Value: unknown[]) => ({ vr, Value });
@@ -225,5 +225,23 @@ describe('parsePhotoDicomJson: refused data sets', () => {
   it('refuses malformed DICOM JSON without throwing anything but INVALID_METADATA', () => {
     const errors = errorsOf(photo({ '00100010': 'Smith', '00082218': v('SQ', 'not an item'), '00100040': { vr: 'CS', Value: 'F' } }));
     expect(errors.map((e) => e.path)).toEqual(['/00100010', '/00100040', '/00082218/0']);
+  });
+
+  // Found by the fuzz test: 50 000 items took seconds (one error per item, each checked against all before it).
+  it('refuses a sequence of more than MAX_SEQUENCE_ITEMS items with one error, at once', () => {
+    const many = (n: number, item: unknown) => ({ vr: 'SQ', Value: Array.from({ length: n }, () => item) });
+    const started = Date.now();
+    const errors = errorsOf(photo({
+      '00082218': many(50_000, 'not an item'),
+      '00101002': many(50_000, { '00100020': v('LO', 'X'), '00100021': v('LO', 'RXH') }),
+    }));
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(errors).toEqual(expect.arrayContaining([
+      { path: '/00082218', message: `AnatomicRegionSequence has more than ${MAX_SEQUENCE_ITEMS} items` },
+      { path: '/00101002', message: `OtherPatientIDsSequence has more than ${MAX_SEQUENCE_ITEMS} items` },
+    ]));
+    expect(errors.length).toBeLessThan(10);
+    // The limit itself is allowed.
+    expect(errorsOf(photo({ '00101002': many(MAX_SEQUENCE_ITEMS, { '00100020': v('LO', 'X'), '00100021': v('LO', 'RXH') }) }))).toEqual([]);
   });
 });

@@ -63,6 +63,12 @@ const T = {
   PixelData: '7FE00010',
 } as const;
 
+/**
+ * Most items read from one sequence. A photograph's sequences hold a handful (codes, other patient
+ * IDs, consent); a longer one is refused whole, so a hostile array costs one error, not one per item.
+ */
+export const MAX_SEQUENCE_ITEMS = 64;
+
 const KEYWORD_BY_TAG = new Map<string, string>(Object.entries(T).map(([k, v]) => [v, k]));
 /** Top-level attributes this module reads (or checks); anything else is reported as ignored. */
 const READ = new Set<string>(Object.values(T));
@@ -261,6 +267,10 @@ class Reader {
   items(tag: string): Reader[] {
     const v = this.values(tag);
     if (!v) return [];
+    if (v.length > MAX_SEQUENCE_ITEMS) {
+      this.errors.add(this.path(tag), `${this.name(tag)} has more than ${MAX_SEQUENCE_ITEMS} items`);
+      return [];
+    }
     return v.flatMap((item, i) => {
       if (!isObject(item)) {
         this.errors.add(`${this.path(tag)}/${i}`, `${this.name(tag)} item ${i} is not a data set`);

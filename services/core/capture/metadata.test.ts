@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { metadataErrorsOf } from '../../../test/helpers/errors.js';
-import { hasPatient, parseCaptureMetadata } from './metadata.js';
+import { hasPatient, MAX_LISTED_SCHEMA_ERRORS, parseCaptureMetadata } from './metadata.js';
 
 const NOW = new Date('2026-11-24T12:00:00Z');
 const parse = (json: unknown, files: string[] = ['IMG_0001.JPG']) => parseCaptureMetadata(json, files, { now: NOW });
@@ -320,6 +320,29 @@ describe('parseCaptureMetadata: error reporting', () => {
   it('gives the only problem as the error detail, or the count when there are several', () => {
     expect(() => parse({ ...minimal(), consent: undefined })).toThrow('consent is required');
     expect(() => parse({})).toThrow(/^3 problems; see errors$/);
+  });
+
+  // Found by the fuzz test: a given name that is not a string failed with a TypeError (500).
+  it('refuses names of the wrong type as schema errors, not by failing', () => {
+    const doc = { ...full(), patient: { ...full().patient, name: { family: 'Smith', given: [7, { a: 1 }, 'Ann'], prefix: 5, suffix: [] } } };
+    expect(errorsOf(doc, FULL_FILES).map((e) => e.path)).toEqual(['/patient/name/given/0', '/patient/name/given/1', '/patient/name/prefix', '/patient/name/suffix']);
+  });
+
+  // Found by the fuzz test: one error per element of a huge array, each checked against all before it, held
+  // the event loop for minutes (100 groups of 2000 file names: over two minutes).
+  it.each([
+    ['300 000 numbers as given names', (d: any) => { d.patient.name.given = Array(300_000).fill(0); }],
+    ['150 000 groups', (d: any) => { d.groups = Array(150_000).fill({}); }],
+    ['100 000 file names in a group', (d: any) => { d.groups[0].files = Array.from({ length: 100_000 }, (_, i) => `f${i}.jpg`); }],
+    ['100 groups of 2000 file names', (d: any) => { d.groups = Array.from({ length: 100 }, () => ({ laterality: 'R', files: Array.from({ length: 2000 }, (_, i) => `f${i}.jpg`) })); }],
+  ])('refuses %s with a bounded list of errors, quickly', (_name, spoil) => {
+    const doc = full();
+    spoil(doc);
+    const started = Date.now();
+    const errors = errorsOf(doc, FULL_FILES);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.length).toBeLessThanOrEqual(MAX_LISTED_SCHEMA_ERRORS + 1 + 100);
   });
 });
 

@@ -45,6 +45,13 @@ export interface ParseCaptureOptions {
 
 /** Allowed clock difference between capture station and server for consent.recordedAt. */
 const CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * Hostile documents (a 1 MiB array of numbers where a name list belongs) must cost one error each,
+ * not one per element: at most this many schema errors (and file name errors) are listed, and the
+ * rules below skip a groups array longer than the schema allows (the schema reports that).
+ */
+export const MAX_LISTED_SCHEMA_ERRORS = 50;
+const MAX_GROUPS = 100; // capture.schema.json groups.maxItems
 
 // The shape the schema guarantees once validation passes.
 interface CodeJson { code: string; scheme?: string; display?: string }
@@ -88,7 +95,11 @@ export function parseCaptureMetadata(json: unknown, fileNames: string[], options
   const now = options.now ?? new Date();
   const errors = new ValidationErrors();
   const validate = schemaValidator();
-  if (!validate(json)) for (const e of validate.errors ?? []) addSchemaError(errors, e);
+  if (!validate(json)) {
+    const found = validate.errors ?? [];
+    for (const e of found.slice(0, MAX_LISTED_SCHEMA_ERRORS)) addSchemaError(errors, e);
+    if (found.length > MAX_LISTED_SCHEMA_ERRORS) errors.add('', `${found.length - MAX_LISTED_SCHEMA_ERRORS} more problems are not listed`);
+  }
 
   // The rules below look only at the parts that have the right shape, so a document with a schema
   // error still gets every other problem reported.
@@ -97,8 +108,9 @@ export function parseCaptureMetadata(json: unknown, fileNames: string[], options
   checkStaffName(doc.photographer, '/photographer', errors);
   checkStaffName(doc.study?.referringClinician, '/study/referringClinician', errors);
   const recordedAt = checkConsentTime(doc, now, errors);
-  const images = Array.isArray(doc.groups) ? doc.groups.map((g, i) => checkGroup(g, i, errors)) : [];
-  const files = Array.isArray(doc.groups) ? assignFiles(doc.groups, fileNames, errors) : [];
+  const groups = Array.isArray(doc.groups) && doc.groups.length <= MAX_GROUPS ? doc.groups : undefined;
+  const images = groups ? groups.map((g, i) => checkGroup(g, i, errors)) : [];
+  const files = groups ? assignFiles(groups, fileNames, errors) : [];
   errors.throwIfAny();
 
   const valid = doc as CaptureJson;
@@ -188,7 +200,12 @@ function checkPatient(doc: Partial<CaptureJson>, now: Date, errors: ValidationEr
 
   let name = '';
   if (isObject(p.name) && isString(p.name.family)) {
-    name = personNameFromParts(p.name);
+    // Only the well-shaped parts: a given name or prefix of another type is a schema error already.
+    const { family, given, prefix, suffix } = p.name;
+    name = personNameFromParts({
+      family, given: Array.isArray(given) ? given.filter(isString) : undefined,
+      prefix: isString(prefix) ? prefix : undefined, suffix: isString(suffix) ? suffix : undefined,
+    });
     if (name.length > PN_MAX_GROUP_LENGTH) {
       errors.add('/patient/name', `patient.name is longer than ${PN_MAX_GROUP_LENGTH} characters as a DICOM name`);
     }
@@ -266,6 +283,12 @@ function assignFiles(groups: unknown[], fileNames: string[], errors: ValidationE
   const listed = groups.map((g) => (isObject(g) && Array.isArray(g.files) ? g.files.filter(isString) : undefined));
   if (groups.length === 1 && listed[0] === undefined) return [[...uploaded]];
 
+  // One error per listed name, but only so many: thousands of bogus names must not cost thousands of errors.
+  let unlisted = 0;
+  const report = (p: string, message: string) => {
+    if (errors.list.length < MAX_LISTED_SCHEMA_ERRORS) errors.add(p, message);
+    else unlisted++;
+  };
   const owner = new Map<string, number>();
   const assigned = listed.map((files, i) => {
     if (files === undefined) {
@@ -275,12 +298,12 @@ function assignFiles(groups: unknown[], fileNames: string[], errors: ValidationE
     return files.filter((name, j) => {
       const p = `/groups/${i}/files/${j}`;
       if (!uploaded.has(name)) {
-        errors.add(p, `file ${name} was not uploaded`);
+        report(p, `file ${name} was not uploaded`);
         return false;
       }
       const first = owner.get(name);
       if (first !== undefined) {
-        if (first !== i) errors.add(p, `file ${name} is already in groups[${first}]`);
+        if (first !== i) report(p, `file ${name} is already in groups[${first}]`);
         return false;
       }
       owner.set(name, i);
@@ -290,6 +313,7 @@ function assignFiles(groups: unknown[], fileNames: string[], errors: ValidationE
   for (const name of uploaded) {
     if (!owner.has(name)) errors.add('/groups', `file ${name} is not in any group`);
   }
+  if (unlisted) errors.add('/groups', `${unlisted} more problems with file names are not listed`);
   return assigned;
 }
 

@@ -14,9 +14,14 @@ export interface MetadataError {
 
 export class ValidationErrors {
   readonly list: MetadataError[] = [];
+  /** path + message of what is listed: a hostile document with thousands of problems stays linear. */
+  private readonly seen = new Set<string>();
 
   add(path: string, message: string): void {
-    if (!this.list.some((e) => e.path === path && e.message === message)) this.list.push({ path, message });
+    const key = `${path}\u0000${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.list.push({ path, message });
   }
 
   get empty(): boolean {

@@ -2,6 +2,7 @@
  * Element tree → DICOM JSON (PS3.18 Annex F.2).
  * - Keys are 8 upper-case hex digits; group lengths (gggg,0000) and Data Set Trailing Padding are left out.
  * - Strings lose their padding; multi-valued strings become arrays, empty components `null` (F.2.5).
+ *   A NUL inside a value (damage: NUL is only padding) becomes U+FFFD, which JSON stores can hold.
  * - DS/IS become JSON numbers (F.2.3); a value that is not a valid DS/IS stays a string, so a
  *   non-conformant instance is still stored and shown rather than rejected.
  * - PN values are objects with Alphabetic/Ideographic/Phonetic groups (F.2.2).
@@ -137,8 +138,10 @@ function strings(ctx: Context, el: DicomElement, decode: TextDecodeFn): unknown[
   if (trimmed === '') return [];
   const parts = SINGLE_VALUED_TEXT.has(vr) ? [trimmed] : trimmed.split('\\');
   return parts.map((raw) => {
-    const v = TRIM_BOTH.has(vr) ? raw.trim() : raw.replace(/[\0 ]+$/, '');
+    const unpadded = raw.replace(/[\0 ]+$/, '');
+    let v = TRIM_BOTH.has(vr) ? unpadded.trim() : unpadded;
     if (v === '') return null;
+    if (v.includes('\0')) v = withoutNul(ctx, el, v);
     switch (vr) {
       case 'PN': return personName(v);
       case 'DS': return DS_PATTERN.test(v) && Number.isFinite(Number(v)) ? Number(v) : keepInvalid(ctx, el, v);
@@ -146,6 +149,15 @@ function strings(ctx: Context, el: DicomElement, decode: TextDecodeFn): unknown[
       default: return v;
     }
   });
+}
+
+/**
+ * NUL is only ever padding (PS3.5 §6.2): one inside a value is damage. It cannot be stored either
+ * (Postgres text and jsonb refuse U+0000), so it is shown as U+FFFD, with a warning.
+ */
+function withoutNul(ctx: Context, el: DicomElement, v: string): string {
+  ctx.warnings.push(`NUL characters in ${tagHex(el.tag)} replaced by U+FFFD`);
+  return v.replace(/\0/g, '\ufffd');
 }
 
 function keepInvalid(ctx: Context, el: DicomElement, v: string): string {

@@ -2,13 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
+import { deflateRawSync, deflateSync } from 'node:zlib';
 import { LucidaError } from '../errors.js';
 import { makeBenchPhoto, makeCtImage, makeSecondaryCaptureRgb, makeVlPhoto, seededRandom } from '../../../test/fixtures/dicom.js';
 import { identityElements, rawPart10, us, type RawElement } from '../../../test/fixtures/dicom-raw.js';
 import { itWithTools } from '../../../test/fixtures/tools.js';
 import { expectLucidaError } from '../../../test/helpers/errors.js';
 import { parsePart10, type ParsedInstance } from './parse.js';
+import { defaultInflateLimit } from './reader.js';
 import { TS, newUid } from './uids.js';
 
 const ids = { sop: '1.2.3.4', study: '1.2.3', series: '1.2.3.5' };
@@ -115,6 +116,19 @@ describe('parsePart10: transfer syntaxes', () => {
     expect(invalidReason(() => parsePart10(big, { maxInflatedBytes: 64 * 1024 }))).toMatch(/size limit/);
     expect(parsePart10(big).sopInstanceUID).toBe(ids.sop);
   });
+
+  // Found by the fuzz test: a 1 MB bomb was inflated to 1 GiB before anything was checked.
+  it('refuses a deflate bomb by default, quickly: over 64 MiB at more than 100 times its deflated size', () => {
+    const head = rawPart10({ transferSyntaxUID: TS.DeflatedExplicitVRLittleEndian, elements: [] }); // file meta only
+    const bomb = Buffer.concat([head, deflateRawSync(Buffer.alloc(256 * 1024 * 1024))]);
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const started = Date.now();
+    expect(invalidReason(() => parsePart10(bomb))).toMatch(/size limit/);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(defaultInflateLimit(1000)).toBe(64 * 1024 * 1024);
+    expect(defaultInflateLimit(2 * 1024 * 1024)).toBe(200 * 1024 * 1024);
+    expect(defaultInflateLimit(100 * 1024 * 1024)).toBe(1 << 30);
+  });
 });
 
 describe('parsePart10: values', () => {
@@ -189,6 +203,20 @@ describe('parsePart10: values', () => {
 
   it('gives PN its component groups', () => {
     expect(m['00100010']).toEqual({ vr: 'PN', Value: [{ Alphabetic: 'Yamada^Tarou', Ideographic: '山田^太郎', Phonetic: 'やまだ^たろう' }] });
+  });
+
+  // Found by the fuzz test: a NUL inside a value reached Postgres, which refuses U+0000 in text and jsonb.
+  it('replaces a NUL inside a value (not padding) by U+FFFD, with a warning', () => {
+    const nul = parsePart10(raw([
+      { tag: 0x00100010, vr: 'PN', value: Buffer.from('DOE\0^JANE\0\0', 'latin1') },
+      { tag: 0x00081160, vr: 'IS', value: Buffer.from('1\0\\2\0', 'latin1') },
+      { tag: 0x00104000, vr: 'LT', value: Buffer.from('a\0b', 'latin1') },
+    ]));
+    expect(nul.metadata['00100010']).toEqual({ vr: 'PN', Value: [{ Alphabetic: 'DOE\ufffd^JANE' }] });
+    expect(nul.metadata['00081160']).toEqual({ vr: 'IS', Value: [1, 2] }); // trailing NULs of each value are padding
+    expect(nul.metadata['00104000']).toEqual({ vr: 'LT', Value: ['a\ufffdb'] });
+    expect(JSON.stringify(nul.metadata)).not.toContain('\\u0000');
+    expect(nul.warnings).toEqual(['NUL characters in 00100010 replaced by U+FFFD', 'NUL characters in 00104000 replaced by U+FFFD']);
   });
 
   it('writes empty elements and empty sequences as a bare vr', () => {
@@ -405,6 +433,12 @@ describe('parsePart10: rejections', () => {
       elements: identityElements(ids).map((e) => (e.tag === tag ? { ...e, value: '1.02.3' } : e)),
     });
     expect(invalidReason(() => parsePart10(bad))).toBe(`invalid ${keyword} ${label}: "1.02.3"`);
+    // Found by the fuzz test: a valid UID under VR FL was indexed as numbers, and the index commit failed (0x0110).
+    const otherVr = rawPart10({
+      transferSyntaxUID: TS.ExplicitVRLittleEndian,
+      elements: identityElements(ids).map((e) => (e.tag === tag ? { ...e, vr: 'FL', value: Buffer.from('1.2.3.4 ') } : e)),
+    });
+    expect(invalidReason(() => parsePart10(otherVr))).toBe(`${keyword} ${label} has VR FL, not UI`);
   });
 
   it('rejects a Media Storage SOP Instance UID that differs from the SOP Instance UID', () => {

@@ -44,7 +44,7 @@ const REQUIRED_UIDS = [
  * Parses and validates a DICOM Part 10 file (PS3.10 §7) in any transfer syntax.
  * @throws LucidaError INVALID_DICOM with a reason naming the problem (and the attribute, if one is at
  *   fault) when the bytes are not Part 10, are truncated or malformed, lack SOP Class/SOP Instance/
- *   Study Instance/Series Instance UID, carry an invalid UID, or when Media Storage SOP Instance UID
+ *   Study Instance/Series Instance UID, carry an invalid UID or one of those with another VR than UI, or when Media Storage SOP Instance UID
  *   (0002,0003) differs from SOP Instance UID (PS3.10 §7.1 requires them equal).
  */
 export function parsePart10(bytes: Uint8Array, options: ParseOptions = {}): ParsedInstance {
@@ -64,6 +64,8 @@ function parseUnchecked(bytes: Uint8Array, options: ParseOptions): ParsedInstanc
   for (const [keyword, tag, label] of REQUIRED_UIDS) {
     const el = dataset.elements.get(tag);
     if (el?.items) throw new LucidaError('INVALID_DICOM', `${keyword} ${label} is a sequence`);
+    // Another VR would be indexed as something else than the UID read here (e.g. FL numbers).
+    if (el && el.vr !== 'UI') throw new LucidaError('INVALID_DICOM', `${keyword} ${label} has VR ${el.vr}, not UI`);
     const value = readAscii(file.bytes, el);
     if (!value) throw new LucidaError('INVALID_DICOM', `missing ${keyword} ${label}`);
     if (!isValidUid(value)) throw new LucidaError('INVALID_DICOM', `invalid ${keyword} ${label}: "${clip(value)}"`);

@@ -62,7 +62,10 @@ export interface Part10File {
 }
 
 export interface ReadOptions {
-  /** Refuse deflated data sets that inflate beyond this many bytes (deflate bomb guard). Default 1 GiB. */
+  /**
+   * Refuse deflated data sets that inflate beyond this many bytes (deflate bomb guard). Default: 64 MiB,
+   * or 100 times the deflated size when that is more, at most 1 GiB (see {@link defaultInflateLimit}).
+   */
   maxInflatedBytes?: number;
 }
 
@@ -278,6 +281,16 @@ export function readAscii(bytes: Buffer, el: DicomElement | undefined): string |
   return bytes.toString('latin1', el.offset, el.offset + el.length).replace(/[\0 ]+$/, '').replace(/^ +/, '');
 }
 
+/**
+ * Real data sets deflate by a few times (pixel data) up to a few dozen (text, empty background); a
+ * deflate bomb by about 1000 (zeros). Found by the fuzz test: with a flat 1 GiB limit, a 1 MB upload
+ * held the event loop for seconds while it inflated to 1 GiB (and was copied once more), and a few at
+ * once could exhaust memory.
+ */
+export function defaultInflateLimit(deflatedBytes: number): number {
+  return Math.min(1 << 30, Math.max(64 * 1024 * 1024, 100 * deflatedBytes));
+}
+
 function inflate(buf: Buffer, at: number, maxOutputLength: number): Buffer {
   const deflated = buf.subarray(at);
   try {
@@ -309,7 +322,7 @@ export function readPart10(input: Uint8Array, opts: ReadOptions = {}): Part10Fil
   const transferSyntaxUID = readAscii(buf, meta.elements.get(0x00020010));
   if (!transferSyntaxUID) invalid('file meta information lacks Transfer Syntax UID (0002,0010)');
   if (transferSyntaxUID === TS.DeflatedExplicitVRLittleEndian) {
-    const inflated = inflate(buf, datasetOffset, opts.maxInflatedBytes ?? 1 << 30);
+    const inflated = inflate(buf, datasetOffset, opts.maxInflatedBytes ?? defaultInflateLimit(buf.length - datasetOffset));
     buf = Buffer.concat([buf.subarray(0, datasetOffset), inflated]);
     reader = new Reader(buf);
   }

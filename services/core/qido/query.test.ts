@@ -32,6 +32,15 @@ describe('parseQidoQuery', () => {
     rejects('PatientNaem=x', /PatientNaem/);
     rejects('NoSuchKeyword=1', /NoSuchKeyword/);
   });
+  // Found by the fuzz test: PatientID=a%00b reached Postgres, which cannot hold U+0000, and failed the search with a 500.
+  it('rejects a NUL in any value or key (INVALID_QUERY), whatever the attribute', () => {
+    rejects('PatientID=a%00b', /PatientID: NUL/);
+    rejects('PatientName=%00', /PatientName: NUL/);
+    rejects('StudyDescription=x&0009%001010=1', /a parameter name: NUL/);
+    rejects('includefield=PatientName%00', /includefield: NUL/);
+    rejects('00091010=%00', /00091010: NUL/); // even where the value would be ignored
+  });
+
   it('rejects a key given twice, also as keyword and tag', () => {
     rejects('PatientID=a&00100020=b', /given more than once/);
     rejects('PatientName=a&00100010=b', /given more than once/);

@@ -120,7 +120,7 @@ const invalid = (detail: string) => new LucidaError('INVALID_QUERY', detail);
 /**
  * Parses QIDO-RS query parameters for a search at `level` within `scope`.
  * Throws LucidaError('INVALID_QUERY') for client mistakes (unknown attribute keywords, malformed
- * dates/times/UIDs/numbers, bad limit/offset, a key given twice); unsupported but well-formed keys are
+ * dates/times/UIDs/numbers, bad limit/offset, a key given twice, a NUL anywhere); unsupported but well-formed keys are
  * ignored with an entry in `warnings`.
  */
 export function parseQidoQuery(
@@ -130,6 +130,10 @@ export function parseQidoQuery(
   opts: QidoParseOptions,
 ): QidoQuery {
   const warnings: string[] = [];
+  // No DICOM value holds a NUL (it is only padding), and Postgres text cannot: refused here, not failed in SQL.
+  for (const [key, value] of params) {
+    if (key.includes('\0') || value.includes('\0')) throw invalid(`${key.includes('\0') ? 'a parameter name' : key}: NUL (%00) is not allowed`);
+  }
   const fuzzyMatching = parseFuzzy(params.getAll('fuzzymatching'));
   const limit = parseCount('limit', params.getAll('limit'), opts.defaultLimit);
   const cappedLimit = Math.min(limit, opts.maxLimit);
