@@ -24,6 +24,9 @@ export async function deriveInstance(deps: DeriveDeps, job: DeriveJob): Promise<
     // An image this archive cannot render (a codec it lacks) is not worth retrying.
     if (isLucidaError(err) && err.status < 500) {
       log.info({ code: err.code }, 'no renditions for this instance');
+      // Damaged pixel data: recorded, so that retrievals which would have to decode it refuse up
+      // front (406) rather than fail half way through a multipart response.
+      if (err.code === 'INVALID_DICOM') await deps.index.setQa(job.sopInstanceUID, { undecodable: err.message.slice(0, 200) });
       return;
     }
     throw err;

@@ -496,7 +496,7 @@ describe('the index write path', () => {
     expect(found).toEqual({
       studyInstanceUID: studyUid('S1'), seriesInstanceUID: seriesUid('SE1'), sopInstanceUID: sopUid('SE1.1'),
       sopClassUID: SOP_CLASS.XC, transferSyntaxUID: '1.2.840.10008.1.2.4.50', objectKey: 'objects/retry', sizeBytes: 1234,
-      sha256: 'ef'.repeat(32), numberOfFrames: 1, hasPixelData: true, patientId: 'PID-001', issuer: '', metadata: json,
+      sha256: 'ef'.repeat(32), numberOfFrames: 1, hasPixelData: true, decodable: true, patientId: 'PID-001', issuer: '', metadata: json,
     });
     const existing = await index.reservePending(pending(json));
     expect(existing).toMatchObject({ reserved: false, existing: { status: 'stored' } });

@@ -74,13 +74,14 @@ export const isFrameNumber = (s: string): boolean => /^[1-9]\d{0,8}$/.test(s);
 /**
  * The transfer syntax to send an instance in for a requested `transfer-syntax` parameter:
  * '*' = as stored; none = Explicit VR Little Endian (PS3.18 §8.7.3.5.2 default); otherwise that
- * syntax if it is the stored one, or Explicit VR LE we can transcode to. undefined = cannot.
+ * syntax if it is the stored one, or Explicit VR LE we can transcode to (not from pixel data found
+ * damaged). undefined = cannot.
  */
-export function deliverableSyntax(stored: string, requested: string | undefined): string | undefined {
+export function deliverableSyntax(stored: string, requested: string | undefined, decodable = true): string | undefined {
   if (requested === '*') return stored;
   const want = requested ?? TS.ExplicitVRLittleEndian;
   if (want === stored) return stored;
-  if (want === TS.ExplicitVRLittleEndian && canDecodeToNative(stored)) return want;
+  if (want === TS.ExplicitVRLittleEndian && canDecodeToNative(stored) && decodable) return want;
   return undefined;
 }
 

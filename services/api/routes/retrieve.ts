@@ -32,7 +32,17 @@ export function retrieveRoutes(deps: { index: InstanceIndex; store: ObjectStore 
     res.status(200).setHeader('Content-Type', writer.contentTypeHeader('application/dicom', uniform));
     for (let i = 0; i < instances.length; i++) {
       const ts = choice.syntaxes[i];
-      await writer.writePart({ 'Content-Type': `application/dicom; transfer-syntax=${ts}` }, await instanceIn(deps.store, instances[i], ts));
+      let body;
+      try {
+        body = await instanceIn(deps.store, instances[i], ts);
+      } catch (err) {
+        // Past the first part the status is sent: the connection is cut (the client sees an
+        // incomplete multipart, never a silently shorter study). Damage found by the derive job is
+        // refused before this point (406); this is damage found first here.
+        if (i > 0) req.log.error({ err, sopInstanceUID: instances[i].sopInstanceUID }, 'retrieve: instance could not be converted mid-response');
+        throw err;
+      }
+      await writer.writePart({ 'Content-Type': `application/dicom; transfer-syntax=${ts}` }, body);
     }
     await writer.end();
     res.end();
@@ -57,7 +67,7 @@ function acceptable(range: MediaRange, instances: StoredInstance[], single: bool
   const requested = range.params['transfer-syntax'];
   const syntaxes: string[] = [];
   for (const inst of instances) {
-    const ts = deliverableSyntax(inst.transferSyntaxUID, requested);
+    const ts = deliverableSyntax(inst.transferSyntaxUID, requested, inst.decodable);
     if (!ts) return undefined;
     syntaxes.push(ts);
   }

@@ -30,7 +30,7 @@ export function wadoUriRoutes(deps: { index: InstanceIndex; store: ObjectStore }
     const contentType = (q('contentType') ?? (inst.hasPixelData ? 'image/jpeg' : 'application/dicom')).split(',')[0].trim().toLowerCase();
 
     if (contentType === 'application/dicom') {
-      const ts = deliverableSyntax(inst.transferSyntaxUID, q('transferSyntax') ?? '*');
+      const ts = deliverableSyntax(inst.transferSyntaxUID, q('transferSyntax') ?? '*', inst.decodable);
       if (!ts) throw new LucidaError('NOT_ACCEPTABLE', 'the object cannot be sent in that transfer syntax');
       res.status(200).type('application/dicom');
       await sendInstance(deps.store, inst, ts, res);

@@ -51,6 +51,8 @@ export interface StoredInstance {
   numberOfFrames: number | null;
   /** True when the instance has Pixel Data (it can be rendered). */
   hasPixelData: boolean;
+  /** False when the derive job found its pixel data damaged: it cannot be decoded or transcoded. */
+  decodable: boolean;
   /** The study's patient (PatientID, IssuerOfPatientID; '' when absent), for the audit trail. */
   patientId: string;
   issuer: string;

@@ -27,7 +27,7 @@ interface ExistingRow {
 interface StoredRow {
   study_uid: string; series_uid: string; sop_uid: string; sop_class_uid: string; transfer_syntax_uid: string;
   object_key: string; size_bytes: string; sha256: string; number_of_frames: number | null; has_pixel_data: boolean | null;
-  patient_id: string; issuer: string; metadata?: DicomJson | null;
+  undecodable: boolean; patient_id: string; issuer: string; metadata?: DicomJson | null;
 }
 
 export class PostgresInstanceIndex implements InstanceIndex {
@@ -81,6 +81,7 @@ export class PostgresInstanceIndex implements InstanceIndex {
       sha256: r.sha256,
       numberOfFrames: r.number_of_frames,
       hasPixelData: r.has_pixel_data === true,
+      decodable: !r.undecodable,
       patientId: r.patient_id,
       issuer: r.issuer,
       ...(opts.withMetadata ? { metadata: r.metadata ?? {} } : {}),

@@ -83,7 +83,7 @@ export function findInstancesSql(filter: InstanceFilter, withMetadata = false, s
     name: `lucida-find-instances-${filter.seriesInstanceUID !== undefined ? 's' : ''}${shape}${withMetadata ? '-m' : ''}-${scopeShape(scope)}`,
     text: `SELECT st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid, i.transfer_syntax_uid, i.object_key,
                   i.size_bytes, i.sha256, i.number_of_frames, i.metadata ? '7FE00010' AS has_pixel_data,
-                  p.patient_id, p.issuer${withMetadata ? ', i.metadata' : ''}
+                  coalesce(i.qa ? 'undecodable', false) AS undecodable, p.patient_id, p.issuer${withMetadata ? ', i.metadata' : ''}
            FROM studies st
            JOIN patients p ON p.pk = st.patient_fk
            JOIN instances i ON i.study_fk = st.pk
