@@ -91,16 +91,24 @@ function rssMb(pid: number): Promise<{ rss: number; hwm: number }> {
   }));
 }
 
-async function startServer(dataDir: string): Promise<{ child: ChildProcess; base: string; pgPort: number }> {
+/**
+ * The server under test (`lucida all`), or with `bare`, a second API process on the first one's
+ * database and store without authentication and audit (test/bench/bare-server.ts), for comparison.
+ */
+async function startServer(dataDir: string, bare?: { databaseUrl: string }): Promise<{ child: ChildProcess; base: string; pgPort: number }> {
   const port = await freePort();
   const pgPort = await freePort();
-  const env = {
+  const env: NodeJS.ProcessEnv = {
     ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', EMBEDDED_PG_PORT: String(pgPort),
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', STOW_MAX_REQUEST_MB: String(BIG_MB + 64),
+    // One client sends everything here: the per-client limiter runs, but never limits.
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    ...(bare ? { DATABASE_URL: bare.databaseUrl } : {}),
   };
   // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the server (not allowed in NODE_OPTIONS).
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'services/cli.ts', 'all'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const entry = bare ? ['test/bench/bare-server.ts'] : ['services/cli.ts', 'all'];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ...entry], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout!.resume();
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
@@ -357,6 +365,7 @@ async function main() {
   const photographer = await signLocalToken(key, { issuer: 'lucida-local', audience: 'lucida' }, { subject: 'capture-bench', roles: ['photographer'] });
   const captures = () => captureSection({ base, child, dataDir, db, token: photographer, line });
   const runStart = process.hrtime.bigint();
+  let bareChild: ChildProcess | undefined;
   try {
     await db.connect();
     const cpuSince = await cpuMeter(child.pid!, dataDir);
@@ -444,37 +453,72 @@ async function main() {
       ['series?Modality=XC&limit=100', () => `/dicomweb/series?Modality=XC&limit=100`],
       ['studies?includefield=all', () => `/dicomweb/studies?PatientID=${pick(fill).pid}&includefield=all`],
     ];
+    // QIDO and WADO as deployed (token verified, access scoped, every request audited), and on a
+    // second API process without authentication and audit, measured alternately so that drift of
+    // the machine's speed hits both alike.
+    const bare = await startServer(dataDir, {
+      databaseUrl: `postgres://lucida:lucida-embedded@localhost:${pgPort}/lucida?host=${encodeURIComponent(path.join(dataDir, 'run'))}`,
+    });
+    bareChild = bare.child;
+    const bases = { secured: base, bare: bare.base };
+    const auditedBefore = Number((await db.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
+    const overhead = (a: number, b: number) => `${a >= b ? '+' : ''}${((a / b - 1) * 100).toFixed(0)}%`;
     for (const [name, make] of mix) {
-      for (let i = 0; i < 10; i++) await call(base + make(), { headers: auth }); // warm-up
-      const times: number[] = [];
-      for (let i = 0; i < 200; i++) {
-        const t = process.hrtime.bigint();
-        const r = await call(base + make(), { headers: auth });
-        if (r.status !== 200) throw new Error(`${name}: ${r.status}`);
-        times.push(ms(t));
+      const p95: Record<string, number> = {};
+      const p50: Record<string, number> = {};
+      for (const b of Object.values(bases)) {
+        for (let i = 0; i < 10; i++) await call(b + make(), { headers: auth }); // warm-up
       }
-      line(`QIDO ${name.padEnd(34)} p50 ${pct(times, 50).toFixed(1).padStart(6)} ms  p95 ${pct(times, 95).toFixed(1).padStart(6)} ms  [target p95 <= 25 ms]`);
+      const times: Record<string, number[]> = { secured: [], bare: [] };
+      for (let i = 0; i < 200; i++) {
+        for (const [which, b] of Object.entries(bases)) {
+          const t = process.hrtime.bigint();
+          const r = await call(b + make(), { headers: auth });
+          if (r.status !== 200) throw new Error(`${name}: ${r.status}`);
+          times[which].push(ms(t));
+        }
+      }
+      for (const which of Object.keys(bases)) { p50[which] = pct(times[which], 50); p95[which] = pct(times[which], 95); }
+      line(`QIDO ${name.padEnd(34)} p50 ${p50.secured.toFixed(1).padStart(6)} ms  p95 ${p95.secured.toFixed(1).padStart(6)} ms  [target p95 <= 25 ms]`
+        + `  | without auth+audit p50 ${p50.bare.toFixed(1)} ms (${overhead(p50.secured, p50.bare)}), p95 ${p95.bare.toFixed(1)} ms`);
     }
 
     // 3. WADO-RS retrieval
     const targets = fill.slice(0, 2000);
-    const wado = async (label: string, accept: string, count: number, urlOf: (f: typeof fill[0]) => string) => {
+    const wadoRate = async (b: string, label: string, accept: string, count: number, urlOf: (f: typeof fill[0]) => string) => {
       const items = Array.from({ length: count }, (_, i) => targets[i % targets.length]);
       const t = process.hrtime.bigint();
       let bytes = 0;
       await pool(items, CONCURRENCY, async (f) => {
-        const r = await call(base + urlOf(f), { headers: { ...auth, Accept: accept } });
+        const r = await call(b + urlOf(f), { headers: { ...auth, Accept: accept } });
         if (r.status !== 200) throw new Error(`${label}: ${r.status}`);
         bytes += r.bytes;
       });
       const secs = ms(t) / 1000;
-      line(`WADO ${label.padEnd(40)} ${(count / secs).toFixed(0).padStart(5)} req/s  ${(bytes / 1048576 / secs).toFixed(1)} MB/s`);
+      return { rate: count / secs, mbs: bytes / 1048576 / secs };
+    };
+    const wado = async (label: string, accept: string, count: number, urlOf: (f: typeof fill[0]) => string, compare = false) => {
+      if (!compare) {
+        const r = await wadoRate(base, label, accept, count, urlOf);
+        line(`WADO ${label.padEnd(40)} ${r.rate.toFixed(0).padStart(5)} req/s  ${r.mbs.toFixed(1)} MB/s`);
+        return;
+      }
+      // Best of two alternating rounds on each server.
+      const best = { secured: { rate: 0, mbs: 0 }, bare: { rate: 0, mbs: 0 } };
+      for (let round = 0; round < 2; round++) {
+        for (const [which, b] of Object.entries(bases) as ['secured' | 'bare', string][]) {
+          const r = await wadoRate(b, label, accept, count, urlOf);
+          if (r.rate > best[which].rate) best[which] = r;
+        }
+      }
+      line(`WADO ${label.padEnd(40)} ${best.secured.rate.toFixed(0).padStart(5)} req/s  ${best.secured.mbs.toFixed(1)} MB/s`
+        + `  | without auth+audit ${best.bare.rate.toFixed(0)} req/s (${overhead(best.secured.rate, best.bare.rate)})`);
     };
     const inst = (f: typeof fill[0]) => `/dicomweb/studies/${f.study}/series/${f.series}/instances/${f.sop}`;
-    await wado('instance, transfer-syntax=* [>= 500]', 'multipart/related; type="application/dicom"; transfer-syntax=*', 4000, inst);
+    await wado('instance, transfer-syntax=* [>= 500]', 'multipart/related; type="application/dicom"; transfer-syntax=*', 4000, inst, true);
     await wado('instance, default (decoded to explicit LE)', 'multipart/related; type="application/dicom"', 1000, inst);
-    await wado('frames/1, transfer-syntax=*', 'multipart/related; type="application/octet-stream"; transfer-syntax=*', 2000, (f) => `${inst(f)}/frames/1`);
-    await wado('metadata (instance)', 'application/dicom+json', 2000, (f) => `${inst(f)}/metadata`);
+    await wado('frames/1, transfer-syntax=*', 'multipart/related; type="application/octet-stream"; transfer-syntax=*', 2000, (f) => `${inst(f)}/frames/1`, true);
+    await wado('metadata (instance)', 'application/dicom+json', 2000, (f) => `${inst(f)}/metadata`, true);
     await wado('thumbnail (first: rendered)', 'image/jpeg', 1000, (f) => `${inst(f)}/thumbnail`);
     const thumbTimes: number[] = [];
     for (const f of targets.slice(0, 500)) {
@@ -483,6 +527,9 @@ async function main() {
       thumbTimes.push(ms(t));
     }
     line(`WADO thumbnail (cached) p50 ${pct(thumbTimes, 50).toFixed(1)} ms  p95 ${pct(thumbTimes, 95).toFixed(1)} ms`);
+    const audited = Number((await db.query('SELECT count(*) AS n FROM audit_events')).rows[0].n) - auditedBefore;
+    line(`audit events written during the QIDO/WADO sections: ${audited} (one per request to the secured server)`);
+    bare.child.kill('SIGTERM');
 
     // 4. One big streamed STOW request, sampling server RSS.
     if (BIG_MB > 0) {
@@ -514,6 +561,7 @@ async function main() {
     line(`whole run ${(ms(runStart) / 1000).toFixed(0)} s: server ${(cpu.server / 1000).toFixed(0)} s CPU, Postgres ${(cpu.postgres / 1000).toFixed(0)} s, bench client ${(cpu.client / 1000).toFixed(0)} s${otherLoad(cpu, ms(runStart))}`);
   } finally {
     await db.end().catch(() => {});
+    if (bareChild && bareChild.exitCode === null) bareChild.kill('SIGTERM');
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await rm(dataDir, { recursive: true, force: true });
