@@ -18,6 +18,7 @@ import { isValidUid } from '../dicom/uids.js';
 import type { AccessScope } from './policy.js';
 import type { PatientRef, Principal } from './principal.js';
 import type { LaunchPatient, LaunchRecord, LaunchRepository } from './launch-port.js';
+import type { SessionTokenRequest } from './tokens.js';
 
 // ---------------------------------------------------------------------------------------------
 // Secrets
@@ -251,14 +252,7 @@ function parseIid<T>(parse: () => T): T {
 // Lifecycle
 
 /** What a session token says (signed by the session key; the verifier turns it into a 'session' principal). */
-export interface SessionClaims {
-  subject: string;
-  patient: PatientRef;
-  clientId?: string;
-  onBehalfOf?: string;
-  launchId: string;
-  ttlSeconds: number;
-}
+export type SessionClaims = SessionTokenRequest;
 
 export type SessionSigner = (claims: SessionClaims) => Promise<{ token: string; expiresAt: Date }>;
 
