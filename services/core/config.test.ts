@@ -16,6 +16,12 @@ describe('configuration', () => {
     expect([...inReadme].sort()).toEqual([...inSchema].sort());
   });
 
+  it('gives bare patient claims the NHS issuer unless told otherwise; * means any issuer', () => {
+    expect(loadConfig({}).auth.patientIssuer).toBe('NHS');
+    expect(loadConfig({ AUTH_PATIENT_ISSUER: 'RXH' }).auth.patientIssuer).toBe('RXH');
+    expect(loadConfig({ AUTH_PATIENT_ISSUER: '*' }).auth.patientIssuer).toBeUndefined();
+  });
+
   it('has the documented defaults', () => {
     const c = loadConfig({});
     expect(c.port).toBe(schema.properties.PORT.default);
@@ -140,6 +146,7 @@ describe('configuration', () => {
       [{ HEADERS_TIMEOUT_SECONDS: '301' }, /HEADERS_TIMEOUT_SECONDS must be at most 300/],
       [{ AUTH_CLOCK_TOLERANCE_SECONDS: '301' }, /AUTH_CLOCK_TOLERANCE_SECONDS must be at most 300/],
       [{ AUTH_JWKS_URL: 'idp/jwks' }, /AUTH_JWKS_URL must be a URL/],
+      [{ AUTH_JWKS_URL: 'https://idp.example/jwks' }, /AUTH_ROLE_MAP is required with AUTH_JWKS_URL/],
     ])('refuses %j', (env, message) => {
       expect(() => loadConfig(env)).toThrow(ConfigError);
       expect(() => loadConfig(env)).toThrow(message);

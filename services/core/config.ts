@@ -34,6 +34,8 @@ export interface Config {
     roleMap: Record<string, string>;
     /** Claim holding the PatientID of a patient-context token. */
     patientClaim: string;
+    /** IssuerOfPatientID of a bare PatientID in that claim; undefined ('*'): any issuer. */
+    patientIssuer?: string;
   };
   session: {
     /** Viewer launch: lifetime of the one-time launch code, of each session token, and of the whole session. */
@@ -44,7 +46,7 @@ export interface Config {
   http: {
     /** Origins allowed to call the API from a browser (CORS); empty = same origin only. */
     corsOrigins: string[];
-    /** Requests per minute per client (token subject, else address); 0 = no limit. */
+    /** Requests per minute per client and user (OAuth2 client id + token subject); 0 = no limit. */
     rateLimitPerMinute: number;
     /** Express 'trust proxy': whether (and which) X-Forwarded-For hops give the client address for audit and rate limits. */
     trustProxy: boolean | number | string;
@@ -185,6 +187,11 @@ export function loadConfig(processEnv: Env = process.env): Config {
     throw new ConfigError('S3_ENDPOINT is set, but this version has only the filesystem object store; unset it');
   }
   const MiB = 1024 * 1024;
+  // With the hospital's IdP, group names are the IdP's: a group that happens to be called "admin"
+  // must not make its members Lucida admins. The embedded issuer's tokens carry Lucida roles.
+  if (url(env, 'AUTH_JWKS_URL') && list(env, 'AUTH_ROLE_MAP').length === 0) {
+    throw new ConfigError('AUTH_ROLE_MAP is required with AUTH_JWKS_URL: map the IdP\'s role or group names to Lucida roles (e.g. medphoto-clinician=clinician), even where they are the same');
+  }
   const publicBaseUrl = (url(env, 'PUBLIC_BASE_URL') ?? `http://localhost:${port}`).replace(/\/+$/, '');
   return {
     port,
@@ -204,6 +211,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
       rolesClaim: env.AUTH_ROLES_CLAIM || 'roles',
       roleMap: roleMap(env, 'AUTH_ROLE_MAP'),
       patientClaim: env.AUTH_PATIENT_CLAIM || 'patient',
+      patientIssuer: env.AUTH_PATIENT_ISSUER === '*' ? undefined : (env.AUTH_PATIENT_ISSUER ?? 'NHS'),
     },
     session: {
       launchTtlSeconds: int(env, 'LAUNCH_TTL_SECONDS', 120, 10, 3600),

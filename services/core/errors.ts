@@ -27,7 +27,6 @@ export const ERRORS = {
   INVALID_IMAGE: { status: 422, title: 'The image is damaged or cannot be decoded' },
   IMAGE_TOO_LARGE: { status: 413, title: 'The image has more pixels than this archive accepts' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used for a different request' },
-  REQUEST_TIMEOUT: { status: 408, title: 'The request was not received in time' },
   CLIENT_DISCONNECTED: { status: 400, title: 'The client closed the connection before the request was complete' },
   UNAVAILABLE: { status: 503, title: 'Service temporarily unavailable' },
   INTERNAL: { status: 500, title: 'Internal error' },

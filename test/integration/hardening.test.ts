@@ -165,16 +165,17 @@ describe('HTTP hardening', () => {
       await search(await tokenFor('calm-user')).expect(200);
     });
 
-    it('counts a system client\'s requests together whichever user they are for (keyed by client_id)', async () => {
-      const forAlice = await tokenFor('alice', 'epr-system');
-      const forBob = await tokenFor('bob', 'epr-system');
+    it('counts a system client as one, and the users of one client app each on their own', async () => {
+      const system = await tokenFor('epr-service-account', 'epr-system');
+      const again = await tokenFor('epr-service-account', 'epr-system'); // a new token of the same client
       for (let i = 0; i < PER_MINUTE / 2; i++) {
-        await search(forAlice).expect(200);
-        await search(forBob).expect(200);
+        await search(system).expect(200);
+        await search(again).expect(200);
       }
-      await search(forAlice).expect(429);
-      await search(forBob).expect(429);
-      await search(await tokenFor('alice', 'capture-station-3')).expect(200);
+      await search(again).expect(429);
+      // Another user signed in through the same app, and the same account from another client: unaffected.
+      await search(await tokenFor('alice', 'epr-system')).expect(200);
+      await search(await tokenFor('epr-service-account', 'capture-station-3')).expect(200);
     });
 
     it('counts viewer sessions per clinician, although they all carry the EPR\'s client id', async () => {

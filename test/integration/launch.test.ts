@@ -216,6 +216,7 @@ describe('viewer launch', () => {
       const s = await startSession();
       await launch({ patient: { id: PATIENT_A.id, issuer: 'NHS' }, user: USER }, s.token).expect(403);
       await request(srv.url).get(`/IHEInvokeImageDisplay?requestType=STUDY&studyUID=${studyA}`).set('Authorization', `Bearer ${s.token}`).expect(403);
+      await request(srv.url).get('/api/audit').set('Authorization', `Bearer ${s.token}`).expect(403);
     });
   });
 

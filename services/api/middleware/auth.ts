@@ -29,7 +29,7 @@ export function authenticate(verifier: TokenVerifier): RequestHandler {
       throw err;
     }
     const onBehalfOf = req.get(ON_BEHALF_OF_HEADER);
-    // Only a system client's word counts, and a token's own act.sub wins over a header.
+    // Only a system client's word counts.
     if (onBehalfOf && !req.principal.onBehalfOf && req.principal.roles.includes('epr') && ON_BEHALF_OF.test(onBehalfOf)) {
       req.principal.onBehalfOf = onBehalfOf;
     }

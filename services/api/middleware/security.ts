@@ -124,17 +124,17 @@ export function authFailureLimit(_config: Config): RequestHandler {
 }
 
 /**
- * Whose allowance a request uses: a system client's (client_id, else its subject), except for
- * viewer sessions, which all carry the EPR's client id but are each one clinician's browser.
+ * Whose allowance a request uses: the OAuth2 client and the token subject together. A system
+ * client's client-credentials tokens all have one subject (its service account), so it is counted
+ * as one; the users of one browser app (one `azp`) and of the viewer (one EPR client id) are each
+ * counted on their own, so one busy user or script cannot use up everyone's allowance.
  */
 function clientKey(p: Principal): string {
-  if (p.kind === 'session') return `user:${p.subject}`;
-  return p.clientId ? `client:${p.clientId}` : `sub:${p.subject}`;
+  return `${p.kind}:${p.clientId ?? ''}:${p.subject}`;
 }
 
 /**
- * After authentication: requests per minute per client (the token's client id, else its subject;
- * per user for viewer sessions),
+ * After authentication: requests per minute per client and user (clientKey),
  * RATE_LIMIT_PER_MINUTE; 0 turns it off. Answers 429 with Retry-After and the IETF RateLimit
  * headers (draft-8), which are sent on every response so that clients can pace themselves.
  */

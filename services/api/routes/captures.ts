@@ -98,6 +98,8 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
       if (metadata === undefined) throw new LucidaError('INVALID_METADATA', 'the "metadata" part is missing', { errors: [{ path: '', message: 'metadata part missing' }] });
       if (uploads.length === 0) throw new LucidaError('BAD_REQUEST', 'the capture has no image files');
       const parsed = parseCaptureMetadata(metadata, uploads.map((u) => u.fileName));
+      // Named before anything can refuse it: a refused cross-patient capture is found by patient too.
+      if (parsed.context.patient) req.audit.patientIds.add(parsed.context.patient.patientId);
       const accepted = uploads.filter((u) => !u.rejected);
       if (accepted.length === 0) {
         // Nothing to convert: refuse the request as a whole, with each file's reason.
@@ -167,7 +169,8 @@ async function replay(deps: CaptureRouteDeps, req: Request, res: Response, earli
   if (earlier.fingerprint !== fingerprint) {
     throw new LucidaError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was sent before with other metadata or files; use a new key for a new capture');
   }
-  await sendStatus(deps, req, res, earlier.id, 202, true);
+  // The same sender, but perhaps now with a token limited to another patient: checked like a read.
+  await sendStatus(deps, req, res, earlier.id, 202, true, true);
 }
 
 /** Notes a capture's patient, study and instances on the request's audit draft. */
@@ -191,8 +194,14 @@ async function sendStatus(deps: CaptureRouteDeps, req: Request, res: Response, i
   if (checkViewer) {
     const viewer = req.principal!;
     const patient = { id: capture.context.patient.patientId, issuer: capture.context.patient.issuer };
-    if ((capture.createdBy !== viewer.subject && !viewer.roles.includes('admin')) || !inPatientScope(scopeOf(req), patient)) {
-      req.audit.deniedOutOfScope = true;
+    const outOfContext = !inPatientScope(scopeOf(req), patient);
+    if (outOfContext || (capture.createdBy !== viewer.subject && !viewer.roles.includes('admin'))) {
+      // Another patient's capture asked for in patient context is a security event; another
+      // photographer's capture is an ordinary not-found.
+      if (outOfContext) {
+        req.audit.deniedOutOfScope = true;
+        req.audit.patientIds.add(patient.id);
+      }
       throw new LucidaError('NOT_FOUND', 'no such capture');
     }
   }

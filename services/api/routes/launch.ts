@@ -114,7 +114,7 @@ export function launchRoutes(deps: LaunchDeps, authenticated: RequestHandler[]):
     const body = parseLaunchBody(await readJsonBody(req));
     const principal = req.principal!;
     if (principal.onBehalfOf && principal.onBehalfOf !== body.user.id) {
-      throw new LucidaError('BAD_REQUEST', 'user.id is not the user this request is made on behalf of (X-On-Behalf-Of or the token\'s act.sub)');
+      throw new LucidaError('BAD_REQUEST', 'user.id is not the user this request is made on behalf of (X-On-Behalf-Of)');
     }
     // The EPR acts for this end user: the audit event says so.
     principal.onBehalfOf = body.user.id;

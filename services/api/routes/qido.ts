@@ -26,8 +26,16 @@ export function qidoRoutes(deps: { index: InstanceIndex; config: Config; urls: P
       { studyInstanceUID: target?.studyInstanceUID, seriesInstanceUID: target?.seriesInstanceUID }, deps.config.qido);
     const params = new URLSearchParams(raw);
     req.audit.query = queryRecord(params);
-    const result = await deps.index.search(query, deps.urls.root, scopeOf(req));
+    const scope = scopeOf(req);
+    const result = await deps.index.search(query, deps.urls.root, scope);
     noteMatches(req.audit, result.matches);
+    if (target) {
+      // A search inside a study returns neither its UID nor its patient: the audit records both.
+      req.audit.studyUIDs.add(target.studyInstanceUID);
+      if (target.seriesInstanceUID) req.audit.seriesUIDs.add(target.seriesInstanceUID);
+      const owner = result.matches.length ? await deps.index.studyPatient(target.studyInstanceUID, scope) : undefined;
+      if (owner?.visible) req.audit.patientIds.add(owner.id);
+    }
     const warnings = [...result.warnings];
     // PS3.18 §8.3.4.4: tell the client when the result set was cut by limit.
     if (result.truncated) warnings.unshift('There are additional results that can be requested');

@@ -5,7 +5,6 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { isUnrestricted } from '../../core/auth/policy.js';
 import { AUDIT_MAX_UIDS, type AuditDraft } from '../../core/audit/types.js';
 import { scopeOf } from '../middleware/auth.js';
 import { LucidaError } from '../../core/errors.js';
@@ -42,10 +41,11 @@ export async function findTarget(index: InstanceIndex, req: Request, target: Tar
   if (target.sopInstanceUID) audit.sopInstanceUIDs.add(target.sopInstanceUID);
   const found = await index.findInstances(target, { ...opts, scope });
   if (found.length === 0) {
-    if (!isUnrestricted(scope)) {
-      // Hidden, or absent? Only the audit trail learns which.
-      const owner = await index.studyPatient(target.studyInstanceUID);
-      if (owner) {
+    if (scope.patient) {
+      // Another patient's data, or nothing? Only the audit trail learns which. (A photographer
+      // looking past their own work of today is an ordinary not-found, not a security event.)
+      const owner = await index.studyPatient(target.studyInstanceUID, scope);
+      if (owner && !owner.visible) {
         audit.deniedOutOfScope = true;
         audit.patientIds.add(owner.id);
       }

@@ -127,7 +127,7 @@ async function submitDataset(deps: ServiceDeps, req: Request, ds: DicomJson,
   const ids = parsed.ids;
   const { patientId, issuer } = parsed.context.patient;
   if (!inPatientScope(scopeOf(req), { id: patientId, issuer })) {
-    return failure(FailureReason.NotAuthorized, 'this token is limited to another patient', ids);
+    return { ...failure(FailureReason.NotAuthorized, 'this token is limited to another patient', ids), patientId };
   }
   if (study && ids.studyInstanceUID && ids.studyInstanceUID !== study) {
     return failure(FailureReason.DataSetDoesNotMatchSopClass, `StudyInstanceUID does not match the target study ${study}`, ids);

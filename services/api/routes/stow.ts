@@ -84,12 +84,7 @@ export function stowRoutes(deps: StowPhotoDeps & { urls: PublicUrls }): Router {
   /** PS3.18 §10.5.3: the Store Instances Response, its status code, and one log line per instance. */
   const respond = (req: Request, res: Response, outcomes: IngestOutcome[], responseType: string, study?: string, interrupted?: LucidaError) => {
     for (const o of outcomes) {
-      if (o.status === 'stored') {
-        req.audit.patientIds.add(o.patientId);
-        req.audit.studyUIDs.add(o.studyInstanceUID);
-        req.audit.seriesUIDs.add(o.seriesInstanceUID);
-        req.audit.sopInstanceUIDs.add(o.sopInstanceUID);
-      }
+      noteOutcome(req, o);
       req.log.info({
         sopInstanceUID: o.sopInstanceUID, status: o.status,
         ...(o.status === 'failed' ? { reason: o.reason.toString(16) } : { duplicate: o.duplicate }),
@@ -111,7 +106,8 @@ export function stowRoutes(deps: StowPhotoDeps & { urls: PublicUrls }): Router {
 /** ingestInstance, with an unexpected error (e.g. the database went away) reported as this instance's failure. */
 async function ingestSafely(deps: IngestDeps, bytes: Buffer, study: string | undefined, req: Request): Promise<IngestOutcome> {
   try {
-    return await ingestInstance(deps, bytes, { expectedStudyUID: study, storedBy: req.principal?.subject, scope: scopeOf(req) });
+    // Noted as each instance settles: a request cut off later still accounts for what it stored.
+    return noteOutcome(req, await ingestInstance(deps, bytes, { expectedStudyUID: study, storedBy: req.principal?.subject, scope: scopeOf(req) }));
   } catch (err) {
     req.log.error({ err }, 'ingest failed');
     return { status: 'failed', reason: FailureReason.ProcessingFailure, comment: 'the archive could not store the instance; retry later' };
@@ -163,4 +159,21 @@ function storeResponse(outcomes: IngestOutcome[], urls: PublicUrls, study: strin
   if (failed.length) body[TAG.FailedSOPSequence] = { vr: 'SQ', Value: failed };
   if (referenced.length) body[TAG.ReferencedSOPSequence] = { vr: 'SQ', Value: referenced };
   return body;
+}
+
+/**
+ * Notes what a STOW outcome touched on the request's audit draft: a stored instance, or another
+ * patient's instance refused to a patient-context token (0x0124). Returns the outcome.
+ */
+export function noteOutcome(req: Request, o: IngestOutcome): IngestOutcome {
+  if (o.status === 'stored') {
+    req.audit.patientIds.add(o.patientId);
+    req.audit.studyUIDs.add(o.studyInstanceUID);
+    req.audit.seriesUIDs.add(o.seriesInstanceUID);
+    req.audit.sopInstanceUIDs.add(o.sopInstanceUID);
+  } else if (o.reason === FailureReason.NotAuthorized) {
+    req.audit.detail = 'instance of another patient refused (0x0124)';
+    if (o.patientId) req.audit.patientIds.add(o.patientId);
+  }
+  return o;
 }

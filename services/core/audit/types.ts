@@ -56,7 +56,7 @@ export interface AuditDraft {
   /** Set when a scoped lookup found nothing because the data is another patient's (answered 404, audited as denied). */
   deniedOutOfScope?: boolean;
   detail?: string;
-  /** Routes that are not patient data (none yet) can opt out. */
+  /** Set by routes that are not patient data (the health probes, through publicRoute without an audit action). */
   skip?: boolean;
 }
 

@@ -17,6 +17,11 @@ export interface ClaimMapping {
   roleMap: Record<string, string>;
   /** Dotted path of the claim holding the patient of a patient-context token. */
   patientClaim: string;
+  /**
+   * IssuerOfPatientID of a patient claim that is a bare PatientID (AUTH_PATIENT_ISSUER, default
+   * NHS); undefined: a bare PatientID matches under any issuer.
+   */
+  patientIssuer?: string;
 }
 
 export const DEFAULT_CLAIM_MAPPING: ClaimMapping = { rolesClaim: 'roles', roleMap: {}, patientClaim: 'patient' };
@@ -65,10 +70,10 @@ export function mapRoles(value: unknown, mapping: Pick<ClaimMapping, 'roleMap' |
  * The patient of a patient-context token: a PatientID string, or `{id, issuer?}`. A claim that is
  * present but unreadable refuses the token: ignoring it would widen a one-patient token to all.
  */
-export function mapPatient(value: unknown): PatientRef | undefined {
+export function mapPatient(value: unknown, issuerOfBareId?: string): PatientRef | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') {
-    if (DICOM_LO.test(value)) return { id: value };
+    if (DICOM_LO.test(value)) return issuerOfBareId === undefined ? { id: value } : { id: value, issuer: issuerOfBareId };
   } else if (typeof value === 'object' && !Array.isArray(value)) {
     const { id, issuer } = value as Record<string, unknown>;
     if (typeof id === 'string' && DICOM_LO.test(id)) {
@@ -114,7 +119,7 @@ export function principalFromIdpClaims(claims: JWTPayload, mapping: ClaimMapping
     roles: mapRoles(claimAt(claims, mapping.rolesClaim), mapping),
     kind: 'idp',
   };
-  const patient = mapPatient(claimAt(claims, mapping.patientClaim));
+  const patient = mapPatient(claimAt(claims, mapping.patientClaim), mapping.patientIssuer);
   if (patient) principal.patient = patient;
   // A delegated token (RFC 8693) names the user as `sub` and the acting client as `act.sub`.
   const clientId = clientIdOf(claims) ?? actorOf(claims);

@@ -58,8 +58,6 @@ export interface AccessScope {
   storedBy?: { subject: string; since: Date };
 }
 
-export const isUnrestricted = (s: AccessScope): boolean => !s.patient && !s.storedBy;
-
 /**
  * May `principal` do `action`, and on what? Throws FORBIDDEN (403) when the role may not do it at
  * all; otherwise returns the scope its data requests are limited to.

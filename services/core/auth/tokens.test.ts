@@ -38,6 +38,13 @@ describe('claim mapping', () => {
     expect(mapRoles('clinician admin', { rolesClaim: 'roles', roleMap: {} })).toEqual([]);
   });
 
+  it('gives a bare PatientID the configured issuer (AUTH_PATIENT_ISSUER), so it never matches another issuer\'s patient', () => {
+    expect(mapPatient('9434765919', 'NHS')).toEqual({ id: '9434765919', issuer: 'NHS' });
+    expect(mapPatient({ id: 'RX1234', issuer: 'RXH' }, 'NHS')).toEqual({ id: 'RX1234', issuer: 'RXH' });
+    expect(principalFromIdpClaims({ sub: 'u', roles: ['epr'], patient: '9434765919' }, { ...DEFAULT_CLAIM_MAPPING, patientIssuer: 'NHS' }).patient)
+      .toEqual({ id: '9434765919', issuer: 'NHS' });
+  });
+
   it('reads the patient as a PatientID string or {id, issuer}, and refuses a patient claim it cannot read', () => {
     expect(mapPatient('9434765919')).toEqual({ id: '9434765919' });
     expect(mapPatient({ id: '9434765919', issuer: 'NHS' })).toEqual({ id: '9434765919', issuer: 'NHS' });
@@ -135,7 +142,7 @@ describe('viewer session tokens', () => {
   let sessionKey: SigningKey;
   let otherKey: SigningKey;
   const auth = { issuer: 'lucida-local', audience: 'lucida' };
-  const session = { subject: 'dr.jones', patient: { id: '9434765919', issuer: 'NHS' }, clientId: 'epr', onBehalfOf: 'dr.jones@trust', launchId: 'launch-1', ttlSeconds: 600 };
+  const session = { subject: 'dr.jones', patient: { id: '9434765919', issuer: 'NHS' }, clientId: 'epr', launchId: 'launch-1', ttlSeconds: 600 };
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'lucida-keys-'));
     idpKey = await loadOrCreateLocalKey(path.join(dir, 'idp'));
@@ -145,14 +152,14 @@ describe('viewer session tokens', () => {
   afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
   const verifier = () => createTokenVerifier({ ...auth, localPublicJwk: idpKey.publicJwk, sessionPublicJwk: sessionKey.publicJwk });
 
-  it('verifies as kind session with its launch, patient, client and on-behalf-of', async () => {
+  it('verifies as kind session with its launch, patient and client', async () => {
     const before = Date.now();
     const { token, expiresAt } = await signSessionToken(sessionKey, 'lucida', session);
     expect(expiresAt.getTime()).toBeGreaterThanOrEqual(before + 599_000);
     expect(expiresAt.getTime()).toBeLessThanOrEqual(Date.now() + 600_000);
     expect(await verifier().verify(token)).toEqual({
       subject: 'dr.jones', roles: ['clinician'], patient: { id: '9434765919', issuer: 'NHS' }, kind: 'session',
-      launchId: 'launch-1', clientId: 'epr', onBehalfOf: 'dr.jones@trust',
+      launchId: 'launch-1', clientId: 'epr',
     });
     const [, payload] = token.split('.');
     expect(JSON.parse(Buffer.from(payload, 'base64url').toString())).toMatchObject({

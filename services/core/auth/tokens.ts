@@ -59,6 +59,7 @@ export interface TokenVerifierOptions {
   rolesClaim?: string;
   roleMap?: Record<string, string>;
   patientClaim?: string;
+  patientIssuer?: string;
   jwksCacheSeconds?: number;
   jwksCooldownSeconds?: number;
   /** The clock (tests move it); defaults to the system clock. */
@@ -205,8 +206,6 @@ function principalFromSessionClaims(claims: JWTPayload): Principal {
   };
   const clientId = clientIdOf(claims);
   if (clientId) principal.clientId = clientId;
-  // Lucida's own claim (not RFC 8693 `act`, whose meaning is the reverse): the user the session is for.
-  if (typeof claims.obo === 'string' && claims.obo) principal.onBehalfOf = claims.obo;
   return principal;
 }
 
@@ -223,6 +222,7 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
     rolesClaim: opts.rolesClaim || DEFAULT_CLAIM_MAPPING.rolesClaim,
     roleMap: opts.roleMap ?? DEFAULT_CLAIM_MAPPING.roleMap,
     patientClaim: opts.patientClaim || DEFAULT_CLAIM_MAPPING.patientClaim,
+    patientIssuer: opts.patientIssuer,
   };
   let idpKeys: JWTVerifyGetKey;
   if (opts.jwksUrl) {
@@ -304,10 +304,11 @@ export async function signLocalToken(key: LocalKeyFile, opts: { issuer: string; 
 }
 
 export interface SessionTokenRequest {
+  /** The clinician the session is for (the launch's user). */
   subject: string;
   patient: PatientRef;
+  /** The EPR client that launched it. */
   clientId?: string;
-  onBehalfOf?: string;
   launchId: string;
   ttlSeconds: number;
 }
@@ -327,7 +328,6 @@ export async function signSessionToken(key: SigningKey, audience: string, s: Ses
     lid: s.launchId,
   };
   if (s.clientId) claims.client_id = s.clientId;
-  if (s.onBehalfOf) claims.obo = s.onBehalfOf;
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg, kid: key.privateJwk.kid, typ: SESSION_TYP })
     .setIssuer(SESSION_ISSUER)

@@ -75,6 +75,8 @@ export type IngestOutcome =
   | {
     status: 'failed';
     sopClassUID?: string; sopInstanceUID?: string;
+    /** The instance's PatientID, when the refusal is about whose it is (0x0124, for the audit trail). */
+    patientId?: string;
     reason: number; comment: string;
   };
 
@@ -93,10 +95,9 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     return fail(FailureReason.DataSetDoesNotMatchSopClass,
       `StudyInstanceUID ${parsed.studyInstanceUID} does not match the target study ${opts.expectedStudyUID}`);
   }
-  if (opts.scope && !inPatientScope(opts.scope, {
-    id: firstString(parsed.metadata, TAG.PatientID) ?? '', issuer: firstString(parsed.metadata, TAG.IssuerOfPatientID) ?? '',
-  })) {
-    return fail(FailureReason.NotAuthorized, 'this token is limited to one patient; the instance is of another');
+  const patientId = firstString(parsed.metadata, TAG.PatientID) ?? '';
+  if (opts.scope && !inPatientScope(opts.scope, { id: patientId, issuer: firstString(parsed.metadata, TAG.IssuerOfPatientID) ?? '' })) {
+    return { ...fail(FailureReason.NotAuthorized, 'this token is limited to one patient; the instance is of another'), patientId };
   }
   const warnings: { reason: number; comment: string }[] = [];
   if (!isStorageSopClass(parsed.sopClassUID)) {
@@ -121,7 +122,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
   const stored = (duplicate: boolean): IngestOutcome => ({
     status: 'stored', ...ids,
     studyInstanceUID: parsed.studyInstanceUID, seriesInstanceUID: parsed.seriesInstanceUID,
-    patientId: firstString(parsed.metadata, TAG.PatientID) ?? '',
+    patientId,
     duplicate, warnings,
   });
 
