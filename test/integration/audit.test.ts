@@ -6,6 +6,10 @@
  * user, study and time, as JSON, FHIR R4 and DICOM Audit Messages. Then the table refuses UPDATE
  * and DELETE, two writers on one database keep one chain, and tampering with one row is found by
  * verify() and by `lucida audit-verify`.
+ *
+ * Order-independent: the day and the officer's first search happen in beforeAll, the day's searches
+ * end at its end (later tests add events of their own), every later test writes under subjects of
+ * its own, and the tampering test puts the row back.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -36,7 +40,12 @@ type Row = Omit<AuditEvent, 'at'> & { id: string; at: string; prevHash: string; 
 
 const SUBJECTS = {
   photographer: 'photographer-7', poller: 'status-poller', clinician: 'dr-clinician', epr: 'epr-system', teacher: 'teacher-3', officer: 'ig-officer',
+  /** The concurrency test's own requests: not one of the day's actors. */
+  busy: 'busy-clinician',
 };
+const DAY_ACTORS = new Set([SUBJECTS.photographer, SUBJECTS.clinician, SUBJECTS.epr, SUBJECTS.teacher]);
+/** Milliseconds between phases of the day, so that timestamps (of millisecond resolution) tell them apart. */
+const tick = () => new Promise((r) => setTimeout(r, 20));
 
 describe('audit trail: a scripted day', () => {
   let srv: TestServer;
@@ -44,8 +53,10 @@ describe('audit trail: a scripted day', () => {
   const studies: Record<string, string> = {};
   let fileA: any;
   let afterCaptures: Date;
-  /** The end of the scripted day: the officer's searches come after it. */
+  /** The end of the scripted day (its events all written by then): the officer's searches and every later test come after it. */
   let endOfDay: Date;
+  /** The officer's first search, made in beforeAll (by patient A). */
+  let firstSearch: request.Response;
 
   const auditSearch = async (query: string, format?: string) => {
     const res = await request(srv.url).get(`/api/audit?${query}${format ? `&format=${format}` : ''}`)
@@ -58,8 +69,11 @@ describe('audit trail: a scripted day', () => {
     expect(res.body.truncated).toBe(false);
     return res.body.events;
   };
-  /** Events of the day's actors: not the capture-status poller's, not the officer's own searches. */
-  const ofTheDay = (rows: Row[]) => rows.filter((e) => e.subject !== SUBJECTS.poller && e.subject !== SUBJECTS.officer);
+  /** Events up to the end of the day (`to` is given unless the query has its own). */
+  const dayEvents = (query = '') => events([query, /(^|&)to=/.test(query) ? '' : `to=${encodeURIComponent(endOfDay.toISOString())}`]
+    .filter(Boolean).join('&'));
+  /** Events of the day's actors (and the refused unauthenticated one): not the capture-status poller's, not the officer's. */
+  const ofTheDay = (rows: Row[]) => rows.filter((e) => (e.subject === undefined ? e.action === 'authenticate' : DAY_ACTORS.has(e.subject)));
   /** Waits until the trail stops growing (the events of requests just answered are written). */
   const quiet = async () => {
     const count = async () => Number((await srv.runtime.pool.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
@@ -80,6 +94,7 @@ describe('audit trail: a scripted day', () => {
     tokens.epr = await srv.token('epr', { subject: SUBJECTS.epr, patientId: A });
     tokens.teacher = await srv.token('teaching', { subject: SUBJECTS.teacher });
     tokens.officer = await srv.token('admin', { subject: SUBJECTS.officer });
+    tokens.busy = await srv.token('clinician', { subject: SUBJECTS.busy });
 
     // Morning: the photographer captures for A and for B.
     const jpeg = await makeCameraJpeg({ width: 64, height: 48 });
@@ -90,9 +105,9 @@ describe('audit trail: a scripted day', () => {
       studies[id] = status.studyInstanceUID;
       if (id === A) fileA = status.files[0];
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await tick();
     afterCaptures = new Date();
-    await new Promise((r) => setTimeout(r, 20));
+    await tick();
 
     // The clinician finds A's photographs and looks at them.
     const auth = (t: string) => ({ Authorization: `Bearer ${t}` });
@@ -107,13 +122,19 @@ describe('audit trail: a scripted day', () => {
     await request(srv.url).get('/dicomweb/studies').set(auth(tokens.teacher)).expect(403);
     const forged = `${tokens.clinician.slice(0, -4)}${tokens.clinician.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
     await request(srv.url).get(`/dicomweb/studies?PatientID=${B}`).set(auth(forged)).set('User-Agent', 'curl/8.0').expect(401);
-    await new Promise((r) => setTimeout(r, 20));
+    await quiet(); // every event of the day is written (each is appended when its response has gone)
+    await tick();
     endOfDay = new Date();
+    await tick();
+
+    // Evening: the officer's first search, by patient A (itself audited, found by the test of the officer's own searches).
+    firstSearch = await auditSearch(`patient=${A}`);
   }, 120_000);
   afterAll(async () => { await srv?.destroy(); });
 
   it('finds exactly the day\'s events, counted per user, action and outcome', async () => {
-    const all = await events();
+    expect(firstSearch.status).toBe(200);
+    const all = await dayEvents();
     expect(tally(ofTheDay(all))).toEqual({
       'photographer-7 capture success': 2,
       'dr-clinician read success': 4,
@@ -132,7 +153,7 @@ describe('audit trail: a scripted day', () => {
   });
 
   it('records what each request touched', async () => {
-    const day = ofTheDay(await events());
+    const day = ofTheDay(await dayEvents());
     const by = (subject: string, route: string) => day.filter((e) => e.subject === subject && e.route === route);
     const captures = by(SUBJECTS.photographer, '/api/captures');
     expect(captures.map((e) => [e.method, e.status, e.roles, e.patientIds, e.studyUIDs]).sort()).toEqual([
@@ -162,38 +183,43 @@ describe('audit trail: a scripted day', () => {
   });
 
   it('finds by patient only that patient\'s events, and by study the refused attempt on it', async () => {
-    const ofA = await events(`patient=${A}`);
+    const ofA = await dayEvents(`patient=${A}`);
     expect(ofA.every((e) => e.patientIds.includes(A) && !e.patientIds.includes(B))).toBe(true);
     expect(tally(ofTheDay(ofA))).toEqual({ 'photographer-7 capture success': 1, 'dr-clinician read success': 4 });
     // An NHS number typed with spaces finds the same.
-    expect(ofTheDay(await events('patient=943%20476%205919')).map((e) => e.id)).toEqual(ofTheDay(ofA).map((e) => e.id));
-    const ofB = ofTheDay(await events(`study=${studies[B]}`));
+    expect(ofTheDay(await dayEvents('patient=943%20476%205919')).map((e) => e.id)).toEqual(ofTheDay(ofA).map((e) => e.id));
+    const ofB = ofTheDay(await dayEvents(`study=${studies[B]}`));
     expect(tally(ofB)).toEqual({ 'photographer-7 capture success': 1, 'epr-system read denied': 1 });
   });
 
   it('filters by user, action, outcome and time', async () => {
-    expect(tally(await events(`user=${SUBJECTS.clinician}`))).toEqual({ 'dr-clinician read success': 4 });
-    expect(tally(ofTheDay(await events('outcome=denied')))).toEqual({
+    expect(tally(await dayEvents(`user=${SUBJECTS.clinician}`))).toEqual({ 'dr-clinician read success': 4 });
+    expect(tally(ofTheDay(await dayEvents('outcome=denied')))).toEqual({
       'epr-system read denied': 1, 'teacher-3 read denied': 1, '(none) authenticate denied': 1,
     });
-    expect(tally(await events('action=authenticate'))).toEqual({ '(none) authenticate denied': 1 });
+    expect(tally(await dayEvents('action=authenticate'))).toEqual({ '(none) authenticate denied': 1 });
+    // Every action events are recorded under can be searched for (the day ended no viewer session).
+    expect(await dayEvents('action=session-end')).toEqual([]);
     const since = encodeURIComponent(afterCaptures.toISOString());
-    expect(tally(ofTheDay(await events(`from=${since}`)))).toEqual({
+    expect(tally(ofTheDay(await dayEvents(`from=${since}`)))).toEqual({
       'dr-clinician read success': 4, 'epr-system read denied': 1, 'teacher-3 read denied': 1, '(none) authenticate denied': 1,
     });
-    expect(tally(ofTheDay(await events(`to=${since}`)))).toEqual({ 'photographer-7 capture success': 2 });
-    const page = await auditSearch(`user=${SUBJECTS.clinician}&limit=3`);
+    expect(tally(ofTheDay(await dayEvents(`to=${since}`)))).toEqual({ 'photographer-7 capture success': 2 });
+    const page = await auditSearch(`user=${SUBJECTS.clinician}&limit=3&to=${encodeURIComponent(endOfDay.toISOString())}`);
     expect([page.body.events.length, page.body.truncated]).toEqual([3, true]);
   });
 
   it('audits the officer\'s own searches with their query, and refuses the trail to anyone else', async () => {
     const own = await events(`action=audit&user=${SUBJECTS.officer}`);
     expect(own.find((e) => e.query?.patient === A)).toMatchObject({ route: '/api/audit', patientIds: [A], outcome: 'success', roles: ['admin'] });
+    const since = new Date();
     const clinician = await request(srv.url).get('/api/audit').set('Authorization', `Bearer ${tokens.clinician}`).expect(403);
     expect(clinician.body.code).toBe('FORBIDDEN');
     const bad = await auditSearch('from=yesterday');
     expect([bad.status, bad.body.code]).toEqual([400, 'INVALID_QUERY']);
-    const refused = await events(`action=audit&user=${SUBJECTS.clinician}`);
+    // Appended when the refusal's response has gone: searched for until it is there.
+    const refused = await waitFor(() => events(`action=audit&user=${SUBJECTS.clinician}&from=${encodeURIComponent(since.toISOString())}`),
+      (rows) => rows.length > 0);
     expect(refused).toEqual([expect.objectContaining({ outcome: 'denied', status: 403 })]);
   });
 
@@ -268,16 +294,20 @@ describe('audit trail: a scripted day', () => {
       at: new Date(), action: 'read', outcome: 'success', status: 200, method: 'GET', subject: `writer-${w}`, requestId: `w${w}-${i}`,
       patientIds: [], studyUIDs: [], seriesUIDs: [], sopInstanceUIDs: [],
     });
-    const before = Number((await pool.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
-    const served = Array.from({ length: 20 }, () => request(srv.url).get('/dicomweb/studies').set('Authorization', `Bearer ${tokens.clinician}`));
+    // Its own subjects only (the writers', and a clinician of its own on the server), so that its rows are counted apart.
+    const served = Array.from({ length: 20 }, () => request(srv.url).get('/dicomweb/studies').set('Authorization', `Bearer ${tokens.busy}`));
     for (let i = 0; i < 300; i++) for (const [w, writer] of writers.entries()) writer.append(event(w, i));
     await Promise.all([...served.map((r) => r.expect(200)), ...writers.map((w) => w.flush())]);
     await Promise.all(writers.map((w) => w.close()));
-    await quiet(); // the server's queue written too
+    const ownRows = async () => (await pool.query(
+      `SELECT count(*) FILTER (WHERE subject = $1) AS busy, count(*) FILTER (WHERE subject LIKE 'writer-%') AS writers FROM audit_events`,
+      [SUBJECTS.busy])).rows[0];
+    // The server's queue written too.
+    expect(await waitFor(ownRows, (r) => Number(r.busy) >= 20)).toEqual({ busy: '20', writers: '600' });
+    await quiet();
     const report = await writers[0].verify();
     const total = Number((await pool.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
     expect(report).toMatchObject({ ok: true, checked: total });
-    expect(total).toBeGreaterThanOrEqual(before + 600 + 20);
     const { rows } = await pool.query(`SELECT subject, request_id FROM audit_events WHERE subject LIKE 'writer-%' ORDER BY id`);
     for (const w of [0, 1]) {
       expect(rows.filter((r) => r.subject === `writer-${w}`).map((r) => r.request_id)).toEqual(Array.from({ length: 300 }, (_, i) => `w${w}-${i}`));
@@ -296,20 +326,29 @@ describe('audit trail: a scripted day', () => {
     const ok = await cli();
     expect(ok.stdout).toMatch(new RegExp(`^audit chain OK: ${clean.checked} events`));
 
-    // Someone with the database superuser's power rewrites who looked at A's photographs.
-    const [target] = await events(`user=${SUBJECTS.clinician}&action=read&patient=${A}`);
-    const client = await pool.connect();
+    // Someone with the database superuser's power rewrites who looked at A's photographs (and, for
+    // the other tests, this test puts it back afterwards: the chain then holds again).
+    const [target] = await dayEvents(`user=${SUBJECTS.clinician}&action=read&patient=${A}`);
+    const asSuperuser = async (sql: string, values: unknown[]) => {
+      const client = await pool.connect();
+      try {
+        await client.query('SET session_replication_role = replica'); // past the append-only triggers
+        await client.query(sql, values);
+      } finally {
+        await client.query('RESET session_replication_role');
+        client.release();
+      }
+    };
+    await asSuperuser(`UPDATE audit_events SET subject = 'someone-else' WHERE id = $1`, [target.id]);
     try {
-      await client.query('SET session_replication_role = replica'); // past the append-only triggers
-      await client.query(`UPDATE audit_events SET subject = 'someone-else' WHERE id = $1`, [target.id]);
+      expect(await verifier.verify()).toMatchObject({ ok: false, firstBadId: target.id, problem: expect.stringContaining('hash does not match') });
+      const failed = await cli().then(() => { throw new Error('audit-verify exited 0 on a tampered chain'); }, (err) => err);
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toContain(`audit chain BROKEN at row ${target.id}`);
     } finally {
-      await client.query('RESET session_replication_role');
-      client.release();
+      await asSuperuser('UPDATE audit_events SET subject = $2 WHERE id = $1', [target.id, target.subject]);
     }
-    expect(await verifier.verify()).toMatchObject({ ok: false, firstBadId: target.id, problem: expect.stringContaining('hash does not match') });
-    const failed = await cli().then(() => { throw new Error('audit-verify exited 0 on a tampered chain'); }, (err) => err);
-    expect(failed.code).toBe(1);
-    expect(failed.stderr).toContain(`audit chain BROKEN at row ${target.id}`);
+    expect((await verifier.verify()).ok).toBe(true);
   }, 60_000);
 });
 

@@ -173,6 +173,11 @@ describe('HTTP hardening', () => {
         await search(again).expect(200);
       }
       await search(again).expect(429);
+      // Audited as a refusal of that client, under its own action.
+      const admin = await srv.token('admin', { subject: 'rate-limit-auditor' });
+      const audit = await request(srv.url).get('/api/audit?user=epr-service-account&action=rate-limit')
+        .set('Authorization', `Bearer ${admin}`).expect(200);
+      expect(audit.body.events[0]).toMatchObject({ outcome: 'denied', status: 429, clientId: 'epr-system' });
       // Another user signed in through the same app, and the same account from another client: unaffected.
       await search(await tokenFor('alice', 'epr-system')).expect(200);
       await search(await tokenFor('epr-service-account', 'capture-station-3')).expect(200);

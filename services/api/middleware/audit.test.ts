@@ -1,12 +1,13 @@
 /**
  * The audit middleware on a small real Express app (real HTTP, the real guards, error handler and
  * request context): which requests become events, their outcome, the route pattern (also when an
- * error left the router), the refusals before any route, a client that went away, the UID cap, and
- * that no credential is ever recorded. The AuditLog here only collects what is appended.
+ * error left the router), the refusals before any route (a lockout by the failed-authentication
+ * limiter included), a client that went away, the UID cap, and that no credential is ever recorded. The AuditLog here only collects what is appended.
  */
 import http from 'node:http';
 import express from 'express';
 import request from 'supertest';
+import { loadConfig } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { LucidaError } from '../../core/errors.js';
 import { AUDIT_MAX_UIDS, type AuditEvent, type AuditLog } from '../../core/audit/types.js';
@@ -16,6 +17,7 @@ import { auditOutcome, auditTrail } from './audit.js';
 import { allow, authenticate, publicRoute } from './auth.js';
 import { errorHandler, notFound } from './errors.js';
 import { requestContext } from './request-context.js';
+import { AUTH_FAILURES_PER_MINUTE, authFailureLimit } from './security.js';
 
 const TOKENS: Record<string, Principal> = {
   'clinician-token': { subject: 'clin-1', roles: ['clinician'], kind: 'idp' },
@@ -37,13 +39,19 @@ describe('auditTrail', () => {
     app.set('query parser', 'simple');
     app.use(requestContext(createLogger('silent')));
     app.use(auditTrail(collector));
-    const dicomweb = express.Router();
-    dicomweb.use(authenticate({
-      verify: async (t) => {
+    const verifier = {
+      verify: async (t: string) => {
         if (!TOKENS[t]) throw new LucidaError('INVALID_TOKEN');
         return TOKENS[t];
       },
-    }));
+    };
+    // Its own failed-authentication limiter (as app.ts mounts it), apart from /dicomweb so that the lockout test locks out only this.
+    const guarded = express.Router();
+    guarded.use(authFailureLimit(loadConfig({})), authenticate(verifier));
+    guarded.get('/studies', allow('read'), (_req, res) => { res.end(); });
+    app.use('/guarded', guarded);
+    const dicomweb = express.Router();
+    dicomweb.use(authenticate(verifier));
     dicomweb.get('/studies/:study', allow('read'), (req, res) => {
       req.audit.studyUIDs.add(req.params.study as string);
       if (req.query.fail) throw new LucidaError('INVALID_QUERY', 'bad parameter');
@@ -115,6 +123,18 @@ describe('auditTrail', () => {
     expect(forbidden).toMatchObject({ action: 'audit', outcome: 'denied', status: 403, subject: 'clin-1', route: '/dicomweb/audit' });
   });
 
+  it('records a lockout by the failed-authentication limiter (429) as a denied authentication, with the problem code', async () => {
+    for (let i = 0; i < AUTH_FAILURES_PER_MINUTE; i++) await get('/guarded/studies', 'guessed-token').expect(401);
+    await get('/guarded/studies', 'clinician-token').expect(429); // locked out, even with a good token
+    const seen = await settled(AUTH_FAILURES_PER_MINUTE + 1);
+    expect(seen).toHaveLength(AUTH_FAILURES_PER_MINUTE + 1);
+    expect(seen.slice(0, -1).every((e) => e.status === 401 && e.action === 'authenticate')).toBe(true);
+    const lockout = seen[seen.length - 1];
+    expect(lockout).toMatchObject({ action: 'authenticate', outcome: 'denied', status: 429, subject: undefined, route: '/guarded/*',
+      ip: '127.0.0.1', detail: 'TOO_MANY_REQUESTS' });
+    expect(JSON.stringify(seen)).not.toContain('guessed-token');
+  });
+
   it('records nothing for a public route, an unguarded one or an unknown path', async () => {
     await get('/public').expect(200);
     await get('/unguarded').expect(200);
@@ -143,8 +163,8 @@ describe('auditTrail', () => {
   });
 
   it('maps status to outcome', () => {
-    expect([200, 204, 304, 401, 403, 404, 400, 413, 500, 503].map((s) => auditOutcome(s, false)))
-      .toEqual(['success', 'success', 'success', 'denied', 'denied', 'not-found', 'failure', 'failure', 'failure', 'failure']);
+    expect([200, 204, 304, 401, 403, 429, 404, 400, 413, 500, 503].map((s) => auditOutcome(s, false)))
+      .toEqual(['success', 'success', 'success', 'denied', 'denied', 'denied', 'not-found', 'failure', 'failure', 'failure', 'failure']);
     expect(auditOutcome(404, true)).toBe('denied');
   });
 });

@@ -5,7 +5,8 @@
  * patients, studies, series, instances, query). AuditLog.append only queues, so nothing here waits.
  *
  * Which requests: those a guard marked with an action (`allow()` or a public route's audit action)
- * that did not opt out, and every refusal (401, 403) whether or not a route was reached. Never
+ * that did not opt out, and every refusal (401, 403, and 429: an address locked out after repeated
+ * failed authentication, or a client over its rate limit) whether or not a route was reached. Never
  * recorded: the Authorization header or any other header but User-Agent, and the URL itself (its
  * path may hold identifiers the route already lists; its query string is the route's to note).
  */
@@ -31,7 +32,7 @@ export function auditEventOf(req: Request, res: Response, at: Date): AuditEvent 
   if (!draft) return undefined;
   const answered = res.headersSent;
   const status = answered ? res.statusCode : CLIENT_CLOSED_STATUS;
-  const refused = status === 401 || status === 403;
+  const refused = status === 401 || status === 403 || status === 429;
   if (!refused && (!draft.action || draft.skip)) return undefined;
 
   const complete = res.writableFinished;
@@ -44,7 +45,9 @@ export function auditEventOf(req: Request, res: Response, at: Date): AuditEvent 
   const principal = req.principal;
   return {
     at,
-    action: draft.action ?? 'authenticate',
+    // Refused before a route ran: by authentication (401, or the failed-authentication lockout
+    // 429), or, once authenticated, by the per-client rate limit (429).
+    action: draft.action ?? (status === 429 && principal ? 'rate-limit' : 'authenticate'),
     // Data cut off half way was not served: a failure, whatever the status line promised.
     outcome: !answered || (!complete && status < 400) ? 'failure' : auditOutcome(status, draft.deniedOutOfScope === true),
     status,
@@ -67,12 +70,12 @@ export function auditEventOf(req: Request, res: Response, at: Date): AuditEvent 
 }
 
 /**
- * success for 2xx/3xx; denied for 401/403 and for a 404 that hid another patient's data; not-found
+ * success for 2xx/3xx; denied for 401/403/429 and for a 404 that hid another patient's data; not-found
  * for other 404s; failure for every other 4xx/5xx.
  */
 export function auditOutcome(status: number, deniedOutOfScope: boolean): AuditOutcome {
   if (status >= 200 && status < 400) return 'success';
-  if (status === 401 || status === 403) return 'denied';
+  if (status === 401 || status === 403 || status === 429) return 'denied';
   if (status === 404) return deniedOutOfScope ? 'denied' : 'not-found';
   return 'failure';
 }

@@ -10,7 +10,11 @@
  *  capture status, original upload (GET)          | 110103 DICOM Instances Accessed   | R      |
  *  viewer launch, IHE IID invoke                  | 110110 Patient Record             | R      |
  *  launch exchange, session refresh, 401          | 110114 User Authentication        | E      | 110122 Login
+ *  session end (DELETE /api/session)              | 110114 User Authentication        | E      | 110123 Logout
  *  refused (403, or another patient's data: 404)  | 110113 Security Alert             | E      | 110132 Use of Restricted Function
+ *  too many requests (429: an address locked out  | 110113 Security Alert             | E      | 110132 Use of Restricted Function
+ *   after repeated failed authentication, or a    |                                   |        |
+ *   client over its rate limit)                   |                                   |        |
  *  GET /api/audit                                 | 110101 Audit Log Used (A.5.3.1)   | R      | ITI-81 Retrieve ATNA Audit Event
  *  audit-overflow (events lost)                   | 110113 Security Alert             | E      | 110133 Audit Recording Stopped
  *  anything else                                  | 110103 DICOM Instances Accessed   | by HTTP method (POST C, PUT/PATCH U, DELETE D, else R)
@@ -41,6 +45,7 @@ export const CODES = {
   securityAlert: dcm('110113', 'Security Alert'),
   userAuthentication: dcm('110114', 'User Authentication'),
   login: dcm('110122', 'Login'),
+  logout: dcm('110123', 'Logout'),
   restrictedFunction: dcm('110132', 'Use of Restricted Function'),
   auditRecordingStopped: dcm('110133', 'Audit Recording Stopped'),
   application: dcm('110150', 'Application'),
@@ -80,6 +85,10 @@ export function classifyAuditEvent(e: AuditEvent): AuditEventKind {
   const kind = (eventId: AuditCode, action: EventActionCode, more: Partial<AuditEventKind> = {}): AuditEventKind =>
     ({ eventId, action, eventTypes: [], isQuery: false, ...more });
   if (e.action === 'audit-overflow') return kind(CODES.securityAlert, 'E', { eventTypes: [CODES.auditRecordingStopped] });
+  // Before the login test: a lockout is recorded under action 'authenticate', but it is an alert, not a login attempt.
+  if (e.status === 429 || e.action === 'rate-limit') return kind(CODES.securityAlert, 'E', { eventTypes: [CODES.restrictedFunction] });
+  // Before the 401 test: ending a session without a valid cookie is still a logout (that failed).
+  if (e.action === 'session-end') return kind(CODES.userAuthentication, 'E', { eventTypes: [CODES.logout] });
   if (e.status === 401 || LOGIN_ACTIONS.has(e.action)) return kind(CODES.userAuthentication, 'E', { eventTypes: [CODES.login] });
   if (e.outcome === 'denied') return kind(CODES.securityAlert, 'E', { eventTypes: [CODES.restrictedFunction] });
   switch (e.action) {

@@ -3,7 +3,9 @@
  * exactly as written (PS3.15 A.5), every value XML-escaped, and the FHIR R4 AuditEvent's codes,
  * agents and entities.
  */
+import { ACTIONS } from '../auth/policy.js';
 import { classifyAuditEvent, outcomeIndicator, queryString } from './codes.js';
+import { AUDIT_ACTIONS } from './search-params.js';
 import { patientCx, toDicomAuditMessage, toDicomAuditMessages, xmlEscape } from './dicom-audit.js';
 import { DCM_SYSTEM, NHS_NUMBER_SYSTEM, toFhirAuditEvent, toFhirBundle } from './fhir.js';
 import type { StoredAuditEvent } from './types.js';
@@ -29,6 +31,14 @@ describe('classifyAuditEvent (codes.ts table)', () => {
     ['capture status', { action: 'capture', route: '/api/captures/:id' }, '110103', 'R', []],
     ['viewer launch', { action: 'launch', method: 'POST' }, '110110', 'R', []],
     ['launch exchange', { action: 'launch-exchange', method: 'POST' }, '110114', 'E', ['110122']],
+    ['launch exchange with a bad code (401)', { action: 'launch-exchange', method: 'POST', outcome: 'denied', status: 401 }, '110114', 'E', ['110122']],
+    ['session refresh', { action: 'session-refresh', method: 'POST', route: '/api/session/refresh' }, '110114', 'E', ['110122']],
+    ['session end', { action: 'session-end', method: 'DELETE', status: 204, route: '/api/session' }, '110114', 'E', ['110123']],
+    ['session end without a valid cookie (401)', { action: 'session-end', method: 'DELETE', outcome: 'denied', status: 401 }, '110114', 'E', ['110123']],
+    ['address locked out after failed authentications (429)', { action: 'authenticate', outcome: 'denied', status: 429, subject: undefined,
+      detail: 'TOO_MANY_REQUESTS' }, '110113', 'E', ['110132']],
+    ['a locked-out session refresh (429)', { action: 'authenticate', method: 'POST', outcome: 'denied', status: 429, route: '/api/session/refresh' },
+      '110113', 'E', ['110132']],
     ['refused token (401)', { action: 'authenticate', outcome: 'denied', status: 401, subject: undefined }, '110114', 'E', ['110122']],
     ['refused role (403)', { outcome: 'denied', status: 403 }, '110113', 'E', ['110132']],
     ['another patient (404)', { outcome: 'denied', status: 404, route: '/dicomweb/studies/:study' }, '110113', 'E', ['110132']],
@@ -39,6 +49,18 @@ describe('classifyAuditEvent (codes.ts table)', () => {
   it.each(cases)('%s', (_name, over, eventId, action, types) => {
     const kind = classifyAuditEvent(ev(over));
     expect([kind.eventId.code, kind.action, kind.eventTypes.map((t) => t.code)]).toEqual([eventId, action, types]);
+  });
+
+  it('classifies every action that is not a data action deliberately, never as images accessed or deleted by its HTTP method', () => {
+    const others = AUDIT_ACTIONS.filter((a) => !(ACTIONS as readonly string[]).includes(a));
+    expect(others).toEqual(expect.arrayContaining(['authenticate', 'launch-exchange', 'session-refresh', 'session-end', 'audit-overflow']));
+    for (const action of others) {
+      for (const method of ['GET', 'POST', 'DELETE']) {
+        const kind = classifyAuditEvent(ev({ action, method, route: '/api/x', query: undefined }));
+        expect([action, method, kind.eventId.code]).not.toEqual([action, method, '110103']);
+        expect(kind.eventTypes).not.toHaveLength(0);
+      }
+    }
   });
 
   it('maps outcomes to EventOutcomeIndicator: 0 success, 4 refused / not found / client error, 8 server error', () => {
@@ -155,6 +177,21 @@ describe('FHIR R4 AuditEvent', () => {
     const onBehalf = toFhirAuditEvent(ev({ subject: 'epr-system', clientId: 'epr-client', onBehalfOf: 'dr.jones' })) as any;
     expect(onBehalf.agent[0].extension).toEqual([{ url: 'http://hl7.org/fhir/StructureDefinition/auditevent-OnBehalfOf', valueReference: { identifier: { value: 'dr.jones' } } }]);
     expect(onBehalf.agent[1]).toEqual({ type: { coding: [{ system: DCM_SYSTEM, code: '110150', display: 'Application' }] }, who: { identifier: { value: 'epr-client' } }, requestor: false });
+  });
+
+  it('codes a session end as User Authentication / Logout, and a lockout (429) as a Security Alert', () => {
+    const logout = toFhirAuditEvent(ev({ action: 'session-end', method: 'DELETE', status: 204, route: '/api/session', patientIds: [],
+      studyUIDs: [], query: undefined })) as any;
+    expect([logout.type.code, logout.subtype, logout.action, logout.outcome])
+      .toEqual(['110114', [{ system: DCM_SYSTEM, code: '110123', display: 'Logout' }], 'E', '0']);
+    const lockout = toFhirAuditEvent(ev({ action: 'authenticate', outcome: 'denied', status: 429, subject: undefined, roles: [], patientIds: [],
+      studyUIDs: [], query: undefined, route: '/dicomweb/*', detail: 'TOO_MANY_REQUESTS' })) as any;
+    expect([lockout.type.code, lockout.subtype[0].code, lockout.action, lockout.outcome]).toEqual(['110113', '110132', 'E', '4']);
+    expect(toDicomAuditMessage(ev({ action: 'authenticate', outcome: 'denied', status: 429, subject: undefined, patientIds: [], studyUIDs: [],
+      query: undefined, route: '/dicomweb/*', detail: 'TOO_MANY_REQUESTS' })))
+      .toContain('<EventID csd-code="110113" codeSystemName="DCM" originalText="Security Alert"/>'
+        + '<EventTypeCode csd-code="110132" codeSystemName="DCM" originalText="Use of Restricted Function"/>'
+        + '<EventOutcomeDescription>TOO_MANY_REQUESTS</EventOutcomeDescription>');
   });
 
   it('identifies a patient that is not an NHS number by value alone', () => {

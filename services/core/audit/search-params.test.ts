@@ -30,6 +30,11 @@ describe('parseAuditSearch', () => {
     });
   });
 
+  it.each(['read', 'audit', 'authenticate', 'launch-exchange', 'session-refresh', 'session-end', 'audit-overflow'])(
+    'accepts action=%s (every action events are recorded under)', (action) => {
+      expect(parseAuditSearch({ action }).query.action).toBe(action);
+    });
+
   it('keeps a local patient number as typed, and takes a date alone as the whole UTC day', () => {
     const { query } = parseAuditSearch({ patient: 'RX 1234', from: '2026-11-24', to: '2026-11-24' });
     expect(query).toMatchObject({ patientId: 'RX 1234', from: new Date('2026-11-24T00:00:00.000Z'), to: new Date('2026-11-24T23:59:59.999Z') });

@@ -16,7 +16,9 @@ import { AUDIT_OUTCOMES } from './canonical.js';
 import type { AuditOutcome, AuditQuery } from './types.js';
 
 /** Actions events are recorded under: the policy's, and those of requests refused or served without one. */
-export const AUDIT_ACTIONS: readonly string[] = [...ACTIONS, 'authenticate', 'launch-exchange', 'session-refresh', 'audit-overflow'];
+export const AUDIT_ACTIONS: readonly string[] = [
+  ...ACTIONS, 'authenticate', 'rate-limit', 'launch-exchange', 'session-refresh', 'session-end', 'audit-overflow',
+];
 export const AUDIT_FORMATS = ['json', 'fhir', 'dicom'] as const;
 export type AuditFormat = (typeof AUDIT_FORMATS)[number];
 

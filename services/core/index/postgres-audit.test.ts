@@ -1,8 +1,10 @@
 /**
  * PostgresAuditLog against a real Postgres: appends are queued and written in batches onto one hash
- * chain; a database that refuses writes keeps the events queued and retried; a full queue records
- * the gap; one bad event does not block the others; search filters; verify finds each kind of damage;
- * the table refuses UPDATE, DELETE and TRUNCATE.
+ * chain; a database that refuses writes keeps the events queued and retried; a full queue (by count
+ * or by bytes) records the gap; a chain lock held by a frozen peer or a stuck statement is a failed
+ * batch, not a hang; flush() cannot defeat the backoff; close() ends on time and fails the flushes
+ * still waiting; one bad event does not block the others; search filters; verify finds each kind of
+ * damage; the table refuses UPDATE, DELETE and TRUNCATE.
  */
 import { Writable } from 'node:stream';
 import type pg from 'pg';
@@ -10,7 +12,9 @@ import { createLogger } from '../logger.js';
 import { auditRowHash } from '../audit/canonical.js';
 import type { AuditEvent } from '../audit/types.js';
 import { startTestDatabase, type TestDatabase } from '../../../test/helpers/database.js';
-import { PostgresAuditLog, type PostgresAuditLogOptions } from './postgres-audit.js';
+import { waitFor } from '../../../test/helpers/wait.js';
+import { PostgresAuditLog, approxEventBytes, type PostgresAuditLogOptions } from './postgres-audit.js';
+import { beginAndLockChainSql } from './sql/audit.js';
 
 const NHS_A = '9434765919';
 
@@ -32,6 +36,19 @@ async function asReplica(pool: pg.Pool, sql: string, values: unknown[] = []): Pr
   }
 }
 
+/** What a promise did within `ms`: for code that must not hang, so that a hang fails fast instead of at the test timeout. */
+async function within<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: string } | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), ms); });
+  try {
+    return await Promise.race([p.then((value) => ({ value }), (err: Error) => ({ error: err.message })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 describe('PostgresAuditLog', () => {
   let db: TestDatabase;
   const logs: string[] = [];
@@ -43,6 +60,23 @@ describe('PostgresAuditLog', () => {
     return a;
   };
   const count = async () => Number((await db.pool.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
+  /** Generous deadlines: the conditions are normally met within milliseconds. */
+  const soon = { timeoutMs: 10_000, intervalMs: 10 };
+  const failedWrites = () => logs.filter((l) => l.includes('audit write failed')).length;
+  /** The table away (every write fails at once, 42P01) until the returned function puts it back. */
+  const outage = async () => {
+    await db.pool.query('ALTER TABLE audit_events RENAME TO audit_events_away');
+    return async () => { await db.pool.query('ALTER TABLE audit_events_away RENAME TO audit_events'); };
+  };
+  /** Another process holding the chain's lock and frozen there: its transaction stays open until released. */
+  const frozenPeer = async () => {
+    const client = await db.pool.connect();
+    await client.query(beginAndLockChainSql);
+    return async () => {
+      await client.query('ROLLBACK');
+      client.release();
+    };
+  };
 
   beforeAll(async () => { db = await startTestDatabase(); });
   afterAll(async () => {
@@ -59,8 +93,7 @@ describe('PostgresAuditLog', () => {
     audit.append(event());
     audit.append(event({ subject: 'clin-2' }));
     expect(await count()).toBe(0); // append returned before any database work
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await count()).toBe(2);
+    expect(await waitFor(count, (n) => n === 2, soon)).toBe(2);
     const { rows } = await db.pool.query('SELECT id, prev_hash, hash FROM audit_events ORDER BY id');
     expect(rows.map((r) => r.id)).toEqual(['1', '2']);
     expect(rows[0].prev_hash).toBe('0'.repeat(64));
@@ -80,29 +113,32 @@ describe('PostgresAuditLog', () => {
 
   it('keeps the events while the database refuses writes and stores them once it takes them again', async () => {
     const audit = auditLog();
-    await db.pool.query('ALTER TABLE audit_events RENAME TO audit_events_away');
+    const restore = await outage();
+    let flushed = false;
     try {
       audit.append(event({ requestId: 'during-outage' }));
-      let flushed = false;
       void audit.flush().then(() => { flushed = true; });
-      await new Promise((r) => setTimeout(r, 300));
+      expect(await waitFor(failedWrites, (n) => n >= 2, soon)).toBeGreaterThanOrEqual(2); // tried, and retried
       expect(flushed).toBe(false);
-      expect(logs.join('')).toContain('audit write failed');
     } finally {
-      await db.pool.query('ALTER TABLE audit_events_away RENAME TO audit_events');
+      await restore();
     }
     await audit.flush();
+    expect(flushed).toBe(true);
     expect((await db.pool.query('SELECT request_id FROM audit_events')).rows).toEqual([{ request_id: 'during-outage' }]);
     expect(logs.join('')).not.toContain(NHS_A);
   });
 
-  it('caps the queue, logs the loss loudly without patient data, and records the gap in the trail', async () => {
+  it('caps the queue during an outage, logs the loss loudly without patient data, and records the gap in the trail', async () => {
     const audit = auditLog({ maxQueue: 10 });
-    await db.pool.query('ALTER TABLE audit_events RENAME TO audit_events_away');
+    const restore = await outage();
     try {
-      for (let i = 0; i < 15; i++) audit.append(event({ requestId: `r-${i}` }));
+      audit.append(event({ requestId: 'r-0' }));
+      await waitFor(failedWrites, (n) => n >= 1, soon); // the database has refused the first write: the events pile up
+      for (let i = 1; i < 15; i++) audit.append(event({ requestId: `r-${i}` }));
+      expect(logs.join('')).toContain('AUDIT EVENTS LOST');
     } finally {
-      await db.pool.query('ALTER TABLE audit_events_away RENAME TO audit_events');
+      await restore();
     }
     await audit.flush(); // the ten kept are written; the queue has room again
     audit.append(event({ requestId: 'after' }));
@@ -113,6 +149,96 @@ describe('PostgresAuditLog', () => {
     expect(logs.join('')).toContain('AUDIT EVENTS LOST');
     expect(logs.join('')).not.toContain(NHS_A);
     expect((await audit.verify()).ok).toBe(true);
+  });
+
+  it('caps the queue by bytes as well: a few events of 1000 UIDs each fill it long before the count does', async () => {
+    const big = (name: string) => event({
+      requestId: name, patientIds: [], sopInstanceUIDs: Array.from({ length: 1000 }, (_, i) => `1.2.826.0.1.3680043.8.498.${100000 + i}`),
+    });
+    const oneBig = approxEventBytes(big('x'));
+    expect(oneBig).toBeGreaterThan(30_000);
+    const audit = auditLog({ maxQueueBytes: 2.5 * oneBig });
+    const restore = await outage();
+    try {
+      audit.append(event({ requestId: 'small' }));
+      await waitFor(failedWrites, (n) => n >= 1, soon);
+      for (const name of ['big-1', 'big-2', 'big-3', 'big-4']) audit.append(big(name));
+    } finally {
+      await restore();
+    }
+    await audit.flush();
+    audit.append(event({ requestId: 'after' }));
+    await audit.flush();
+    const { rows } = await db.pool.query('SELECT action, request_id, detail FROM audit_events ORDER BY id');
+    expect(rows.map((r) => r.request_id ?? r.action)).toEqual(['small', 'big-1', 'big-2', 'audit-overflow', 'after']);
+    expect(rows[3].detail).toBe('2 audit events were lost: the queue was full');
+    expect((await audit.verify()).ok).toBe(true);
+  });
+
+  it.each([
+    ['lock_timeout', { lockTimeoutMs: 200, statementTimeoutMs: 60_000 }, '55P03'],
+    ['statement_timeout', { lockTimeoutMs: 60_000, statementTimeoutMs: 200 }, '57014'],
+  ])('ends a wait on a chain lock held by a frozen peer (%s), keeps the events, and stores them once the lock is free', async (_name, opts, code) => {
+    const release = await frozenPeer();
+    const audit = auditLog(opts);
+    try {
+      audit.append(event({ requestId: 'while-locked' }));
+      const seen = await waitFor(() => logs.join(''), (s) => s.includes(`"code":"${code}"`), soon);
+      expect(seen).toContain(`"code":"${code}"`);
+      expect(seen).toContain('audit write failed');
+      expect(await count()).toBe(0);
+    } finally {
+      await release();
+    }
+    expect(await within(audit.flush(), 10_000)).toEqual({ value: undefined });
+    expect((await db.pool.query('SELECT request_id FROM audit_events')).rows).toEqual([{ request_id: 'while-locked' }]);
+    // The limits were the transaction's own: the pooled connections keep the server's defaults.
+    const settings = await db.pool.query(`SELECT current_setting('lock_timeout') AS l, current_setting('statement_timeout') AS s`);
+    expect(settings.rows[0]).toEqual({ l: '0', s: '0' });
+  });
+
+  it('lets flush() cut a backoff short at most once a second, so that readers cannot hammer a failing database', async () => {
+    const audit = auditLog({ retryBaseMs: 5000, retryMaxMs: 5000 });
+    const restore = await outage();
+    const flushes: Promise<void>[] = [];
+    try {
+      audit.append(event({ requestId: 'during-outage' }));
+      await waitFor(failedWrites, (n) => n >= 1, soon); // now in a 5 s backoff
+      // An officer's screen polling GET /api/audit (each one flushes) every 20 ms for 400 ms.
+      for (let i = 0; i < 20; i++) {
+        flushes.push(audit.flush());
+        await pause(20);
+      }
+      // The first flush retried at once; the others left the backoff alone.
+      expect(failedWrites()).toBe(2);
+    } finally {
+      await restore();
+    }
+    await audit.close(); // closing retries at once, whatever the backoff
+    expect(await within(Promise.all(flushes), 5000)).toEqual({ value: expect.any(Array) });
+    expect(await count()).toBe(1);
+  });
+
+  it('close() ends by its deadline even while a batch waits on the database, and fails the flushes still waiting', async () => {
+    const release = await frozenPeer();
+    const audit = auditLog({ lockTimeoutMs: 60_000, statementTimeoutMs: 60_000, closeTimeoutMs: 300 });
+    try {
+      audit.append(event({ requestId: 'stuck' }));
+      const waiting = within(audit.flush(), 10_000);
+      await waitFor(async () => (await db.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`)).rows[0].n,
+        (n) => Number(n) >= 1, soon); // the writer is waiting for the lock
+      const started = Date.now();
+      expect(await within(audit.close(), 10_000)).toEqual({ value: undefined });
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(await waiting).toEqual({ error: 'the audit log closed before 1 audit events were stored' });
+      expect(await within(audit.flush(), 1000)).toEqual({ error: 'the audit log closed before 1 audit events were stored' });
+      expect(logs.join('')).toContain('AUDIT EVENTS LOST');
+      expect(logs.join('')).toContain('audit writer still waiting on the database at close');
+    } finally {
+      await release();
+    }
+    // The batch already under way goes through once the lock is free; nothing after it is written.
+    expect(await waitFor(count, (n) => n === 1, soon)).toBe(1);
   });
 
   it('stores the others when the database refuses one event, and that one without its details', async () => {

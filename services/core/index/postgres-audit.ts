@@ -6,8 +6,14 @@
  * batch in ONE transaction that takes the chain's advisory lock, reads the chain's head, hashes the
  * batch onto it (audit/canonical.ts) and inserts it with one multi-row INSERT. Events arriving while a
  * batch is written go in the next one (group commit). On a database error the events stay queued
- * and the batch is retried with exponential backoff; the queue is capped, and events beyond the cap
- * are counted, logged loudly (counts only, never patient data) and recorded as a gap in the trail.
+ * and the batch is retried with exponential backoff; the queue is capped (in events and in approximate
+ * bytes: one event may list 4 000 UIDs), and events beyond the cap are counted, logged loudly (counts
+ * only, never patient data) and recorded as a gap in the trail.
+ *
+ * Nothing here waits on the database without a limit: the batch transaction sets its own lock_timeout
+ * and statement_timeout (a peer process frozen while holding the chain's lock, or a stuck backend, is
+ * a failed batch, kept and retried), and close() gives up at its deadline even while a batch is in
+ * flight, so that SIGTERM ends the process.
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -26,19 +32,52 @@ export interface PostgresAuditLogOptions {
   maxBatch?: number;
   /** Most events held in memory while the database cannot take them (default 100 000). */
   maxQueue?: number;
+  /** Most approximate bytes (UTF-16 length of the events' text) held in memory (default 64 MiB). */
+  maxQueueBytes?: number;
   /** First and longest pause before retrying a failed write (defaults 100 ms, 30 s). */
   retryBaseMs?: number;
   retryMaxMs?: number;
-  /** How long close() waits for the queue to be written before giving up (default 10 s). */
+  /** flush() cuts a retry's backoff short at most once per this long (default 1 s), so that readers of the trail cannot hammer a failing database. */
+  retryWakeMinMs?: number;
+  /** Longest wait for the chain's lock, and for any one statement, in the batch transaction (defaults 5 s, 15 s). */
+  lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  /** How long close() waits for the queue to be written, and for a batch in flight, before giving up (default 10 s). */
   closeTimeoutMs?: number;
   /** Rows per page when verify() walks the chain (default 1000). */
   verifyPageSize?: number;
 }
 
 const DEFAULTS: Required<PostgresAuditLogOptions> = {
-  batchSize: 200, flushIntervalMs: 50, maxBatch: 500, maxQueue: 100_000, retryBaseMs: 100, retryMaxMs: 30_000,
-  closeTimeoutMs: 10_000, verifyPageSize: 1000,
+  batchSize: 200, flushIntervalMs: 50, maxBatch: 500, maxQueue: 100_000, maxQueueBytes: 64 * 1024 * 1024, retryBaseMs: 100,
+  retryMaxMs: 30_000, retryWakeMinMs: 1000, lockTimeoutMs: 5000, statementTimeoutMs: 15_000, closeTimeoutMs: 10_000, verifyPageSize: 1000,
 };
+
+/** Fixed share of an event's memory beyond its text (object, date, numbers, array headers). */
+const EVENT_OVERHEAD_BYTES = 256;
+
+/** An event's approximate size in memory: its text's length plus a fixed overhead. Cheap enough per append. */
+export function approxEventBytes(e: AuditEvent): number {
+  let n = EVENT_OVERHEAD_BYTES;
+  const add = (v: string | undefined) => { n += v?.length ?? 0; };
+  for (const list of [e.patientIds, e.studyUIDs, e.seriesUIDs, e.sopInstanceUIDs, e.roles ?? []]) for (const v of list) add(v);
+  for (const [k, v] of Object.entries(e.query ?? {})) {
+    add(k);
+    for (const x of ([] as string[]).concat(v)) add(x);
+  }
+  for (const v of [e.action, e.method, e.subject, e.clientId, e.onBehalfOf, e.ip, e.userAgent, e.requestId, e.route, e.detail]) add(v);
+  return n;
+}
+
+/**
+ * BEGIN, the transaction's own timeouts (SET LOCAL: they end with it, the pooled connection keeps its
+ * defaults), and the chain's lock, in one round trip. The lock wait is bounded by lock_timeout.
+ */
+function beginWithTimeouts(lockTimeoutMs: number, statementTimeoutMs: number): string {
+  const ms = (v: number) => Math.max(1, Math.floor(v)); // integers only: 0 would mean no limit
+  return beginAndLockChainSql.replace(/^BEGIN;/,
+    `BEGIN; SET LOCAL lock_timeout = ${ms(lockTimeoutMs)}; SET LOCAL statement_timeout = ${ms(statementTimeoutMs)};`);
+}
 
 /**
  * Errors in the data itself, which retrying the same rows would meet forever (unlike a lost
@@ -55,6 +94,8 @@ export class PostgresAuditLog implements AuditLog {
   private readonly opts: Required<PostgresAuditLogOptions>;
   /** Normalised events not yet durable, in append order (the head is being written, or next). */
   private readonly queue: AuditEvent[] = [];
+  /** approxEventBytes summed over the queue. */
+  private queuedBytes = 0;
   /** Events ever queued, and how many of them are durable: flush() waits for the second to reach the first. */
   private accepted = 0;
   private written = 0;
@@ -66,11 +107,16 @@ export class PostgresAuditLog implements AuditLog {
   private timer?: NodeJS.Timeout;
   private writing?: Promise<void>;
   private wakeRetry?: () => void;
-  private waiters: { target: number; resolve: () => void }[] = [];
+  /** When flush() last cut a backoff short. */
+  private lastWake = 0;
+  private waiters: { target: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   private stopped = false;
+  private closing?: Promise<void>;
+  private readonly beginSql: string;
 
   constructor(private readonly pool: pg.Pool, private readonly log: Logger, opts: PostgresAuditLogOptions = {}) {
     this.opts = { ...DEFAULTS, ...opts };
+    this.beginSql = beginWithTimeouts(this.opts.lockTimeoutMs, this.opts.statementTimeoutMs);
   }
 
   append(event: AuditEvent): void {
@@ -78,28 +124,33 @@ export class PostgresAuditLog implements AuditLog {
       this.log.error({ action: event.action, requestId: event.requestId }, 'AUDIT EVENT LOST: appended after the audit log was closed');
       return;
     }
-    if (this.queue.length >= this.opts.maxQueue) {
+    const normal = normalizeAuditEvent(event);
+    const bytes = approxEventBytes(normal);
+    // An event alone in the queue is always taken, whatever its size (it is bounded by normalisation).
+    if (this.queue.length >= this.opts.maxQueue || (this.queue.length > 0 && this.queuedBytes + bytes > this.opts.maxQueueBytes)) {
       this.dropped += 1;
       if (this.dropped === 1 || this.dropped % 1000 === 0) {
-        this.log.error({ dropped: this.dropped, queued: this.queue.length, action: event.action, requestId: event.requestId },
+        this.log.error({ dropped: this.dropped, queued: this.queue.length, queuedBytes: this.queuedBytes, action: event.action, requestId: event.requestId },
           'AUDIT EVENTS LOST: the audit queue is full because the database is not taking writes');
       }
       return;
     }
     if (this.dropped > 0) {
       // Room again: the trail itself records that events are missing here.
-      this.enqueue({
+      this.enqueue(normalizeAuditEvent({
         at: new Date(), action: 'audit-overflow', outcome: 'failure', status: 0, method: 'NONE',
         patientIds: [], studyUIDs: [], seriesUIDs: [], sopInstanceUIDs: [],
         detail: `${this.dropped} audit events were lost: the queue was full`,
-      });
+      }));
       this.dropped = 0;
     }
-    this.enqueue(event);
+    this.enqueue(normal, bytes);
   }
 
-  private enqueue(event: AuditEvent): void {
-    this.queue.push(normalizeAuditEvent(event));
+  /** Queues a normalised event. */
+  private enqueue(event: AuditEvent, bytes = approxEventBytes(event)): void {
+    this.queue.push(event);
+    this.queuedBytes += bytes;
     this.accepted += 1;
     this.schedule();
   }
@@ -133,6 +184,7 @@ export class PostgresAuditLog implements AuditLog {
         continue;
       }
       this.queue.splice(0, batch.length);
+      for (const e of batch) this.queuedBytes -= approxEventBytes(e);
       this.written += batch.length;
       this.failures = 0;
       if (this.isolate > 0) this.isolate -= batch.length;
@@ -154,11 +206,13 @@ export class PostgresAuditLog implements AuditLog {
       // One event the database will not take as it is: keep its facts, not its text.
       const e = this.queue[0];
       this.log.error({ code, message, action: e.action, requestId: e.requestId }, 'audit event refused by the database; recording it without its details');
-      this.queue[0] = normalizeAuditEvent({
+      const stripped = normalizeAuditEvent({
         at: e.at, action: e.action, outcome: e.outcome, status: e.status, method: e.method, requestId: e.requestId,
         subject: e.subject, patientIds: [], studyUIDs: [], seriesUIDs: [], sopInstanceUIDs: [],
         detail: `${STRIPPED_EVENT} (SQLSTATE ${code})`,
       });
+      this.queuedBytes += approxEventBytes(stripped) - approxEventBytes(e);
+      this.queue[0] = stripped;
       return;
     }
     this.failures += 1;
@@ -177,7 +231,7 @@ export class PostgresAuditLog implements AuditLog {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(beginAndLockChainSql);
+      await client.query(this.beginSql);
       const head = (await client.query<{ id: string; hash: string }>(auditChainHeadSql)).rows[0];
       const rows = chainAuditEvents(batch, head?.id ?? '0', head?.hash ?? GENESIS_HASH);
       await client.query(insertAuditRowsSql(rows));
@@ -201,28 +255,62 @@ export class PostgresAuditLog implements AuditLog {
     this.waiters = still;
   }
 
+  /**
+   * Resolves once everything appended so far is durable; rejects if the log closes first (those
+   * events are lost). Someone waiting cuts a retry's backoff short, but at most once per
+   * retryWakeMinMs: each GET /api/audit flushes, and must not turn backoff into a tight loop.
+   */
   flush(): Promise<void> {
     const target = this.accepted;
     if (this.written >= target) return Promise.resolve();
-    const done = new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
+    if (this.stopped) return Promise.reject(this.lostError());
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ target, resolve, reject }));
     this.startWriter();
-    this.wakeRetry?.(); // someone is waiting: try again now rather than after the backoff
+    if (this.wakeRetry && Date.now() - this.lastWake >= this.opts.retryWakeMinMs) {
+      this.lastWake = Date.now();
+      this.wakeRetry();
+    }
     return done;
   }
 
-  async close(): Promise<void> {
-    if (this.stopped) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.opts.closeTimeoutMs); });
-    const result = await Promise.race([this.flush().then(() => 'flushed' as const), timedOut]);
-    clearTimeout(timer);
+  private lostError(): Error {
+    return new Error(`the audit log closed before ${this.accepted - this.written} audit events were stored`);
+  }
+
+  /** Writes what is queued, within closeTimeoutMs in all (a batch in flight included), and stops. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const deadline = Date.now() + this.opts.closeTimeoutMs;
+    const withinDeadline = async (p: Promise<unknown>): Promise<boolean> => {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())); });
+      try {
+        return await Promise.race([p.then(() => true, () => false), timedOut]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const flushing = this.flush();
+    this.wakeRetry?.(); // closing: try once more now, whatever the backoff
+    const flushed = await withinDeadline(flushing);
     this.stopped = true;
     clearTimeout(this.timer);
     this.wakeRetry?.();
-    if (result === 'timeout') {
-      this.log.error({ lost: this.queue.length + this.dropped }, 'AUDIT EVENTS LOST: the audit log closed before the database took them');
+    if (!flushed) {
+      this.log.error({ lost: this.accepted - this.written + this.dropped },
+        'AUDIT EVENTS LOST: the audit log closed before the database took them');
     }
-    await this.writing;
+    // Whoever still waits in flush() is told now, rather than never.
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) w.reject(this.lostError());
+    if (this.writing && !(await withinDeadline(this.writing))) {
+      this.log.error('audit writer still waiting on the database at close; giving up on its batch');
+    }
   }
 
   async search(q: AuditQuery): Promise<{ events: StoredAuditEvent[]; truncated: boolean }> {
