@@ -16,6 +16,20 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       ],
       censor: '[redacted]',
     },
-    serializers: { err: pino.stdSerializers.err },
+    serializers: { err: serializeError },
   }, destination);
+}
+
+/**
+ * pino's error serializer copies every enumerable property. node-postgres attaches the whole
+ * connection (`client`: connection parameters, backend process id and secret key) to some errors,
+ * and driver errors may carry the query's parameter values: neither belongs in a log line.
+ */
+function serializeError(err: Error): ReturnType<typeof pino.stdSerializers.err> {
+  const out = pino.stdSerializers.err(err) as ReturnType<typeof pino.stdSerializers.err> & Record<string, unknown>;
+  for (const key of ['client', 'parameters', 'values', 'connection']) delete out[key];
+  if (out.cause && typeof out.cause === 'object') {
+    for (const key of ['client', 'parameters', 'values', 'connection']) delete (out.cause as Record<string, unknown>)[key];
+  }
+  return out;
 }
