@@ -95,7 +95,7 @@ function rssMb(pid: number): Promise<{ rss: number; hwm: number }> {
  * The server under test (`lucida all`), or with `bare`, a second API process on the first one's
  * database and store without authentication and audit (test/bench/bare-server.ts), for comparison.
  */
-async function startServer(dataDir: string, bare?: { databaseUrl: string }): Promise<{ child: ChildProcess; base: string; pgPort: number }> {
+async function startServer(dataDir: string, second?: { databaseUrl: string; bare: boolean }): Promise<{ child: ChildProcess; base: string; pgPort: number }> {
   const port = await freePort();
   const pgPort = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -103,11 +103,11 @@ async function startServer(dataDir: string, bare?: { databaseUrl: string }): Pro
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', STOW_MAX_REQUEST_MB: String(BIG_MB + 64),
     // One client sends everything here: the per-client limiter runs, but never limits.
     RATE_LIMIT_PER_MINUTE: '100000000',
-    ...(bare ? { DATABASE_URL: bare.databaseUrl } : {}),
+    ...(second ? { DATABASE_URL: second.databaseUrl } : {}),
   };
   // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the server (not allowed in NODE_OPTIONS).
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const entry = bare ? ['test/bench/bare-server.ts'] : ['services/cli.ts', 'all'];
+  const entry = !second ? ['services/cli.ts', 'all'] : second.bare ? ['test/bench/bare-server.ts'] : ['services/cli.ts', 'serve'];
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ...entry], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout!.resume();
   const base = `http://127.0.0.1:${port}`;
@@ -365,7 +365,7 @@ async function main() {
   const photographer = await signLocalToken(key, { issuer: 'lucida-local', audience: 'lucida' }, { subject: 'capture-bench', roles: ['photographer'] });
   const captures = () => captureSection({ base, child, dataDir, db, token: photographer, line });
   const runStart = process.hrtime.bigint();
-  let bareChild: ChildProcess | undefined;
+  const extraChildren: ChildProcess[] = [];
   try {
     await db.connect();
     const cpuSince = await cpuMeter(child.pid!, dataDir);
@@ -453,14 +453,15 @@ async function main() {
       ['series?Modality=XC&limit=100', () => `/dicomweb/series?Modality=XC&limit=100`],
       ['studies?includefield=all', () => `/dicomweb/studies?PatientID=${pick(fill).pid}&includefield=all`],
     ];
-    // QIDO and WADO as deployed (token verified, access scoped, every request audited), and on a
-    // second API process without authentication and audit, measured alternately so that drift of
-    // the machine's speed hits both alike.
-    const bare = await startServer(dataDir, {
-      databaseUrl: `postgres://lucida:lucida-embedded@localhost:${pgPort}/lucida?host=${encodeURIComponent(path.join(dataDir, 'run'))}`,
-    });
-    bareChild = bare.child;
-    const bases = { secured: base, bare: bare.base };
+    // QIDO and WADO on two more API processes (`lucida serve`, as deployed behind a load balancer)
+    // on this database and store: one as deployed (token verified, access scoped, every request
+    // audited), one without authentication and audit; measured alternately so that drift of the
+    // machine's speed hits both alike, and apart from the first process's worker.
+    const databaseUrl = `postgres://lucida:lucida-embedded@localhost:${pgPort}/lucida?host=${encodeURIComponent(path.join(dataDir, 'run'))}`;
+    const securedApi = await startServer(dataDir, { databaseUrl, bare: false });
+    const bare = await startServer(dataDir, { databaseUrl, bare: true });
+    extraChildren.push(securedApi.child, bare.child);
+    const bases = { secured: securedApi.base, bare: bare.base };
     const auditedBefore = Number((await db.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
     const overhead = (a: number, b: number) => `${a >= b ? '+' : ''}${((a / b - 1) * 100).toFixed(0)}%`;
     for (const [name, make] of mix) {
@@ -503,9 +504,9 @@ async function main() {
         line(`WADO ${label.padEnd(40)} ${r.rate.toFixed(0).padStart(5)} req/s  ${r.mbs.toFixed(1)} MB/s`);
         return;
       }
-      // Best of two alternating rounds on each server.
+      // Best of three alternating rounds on each server.
       const best = { secured: { rate: 0, mbs: 0 }, bare: { rate: 0, mbs: 0 } };
-      for (let round = 0; round < 2; round++) {
+      for (let round = 0; round < 3; round++) {
         for (const [which, b] of Object.entries(bases) as ['secured' | 'bare', string][]) {
           const r = await wadoRate(b, label, accept, count, urlOf);
           if (r.rate > best[which].rate) best[which] = r;
@@ -516,9 +517,16 @@ async function main() {
     };
     const inst = (f: typeof fill[0]) => `/dicomweb/studies/${f.study}/series/${f.series}/instances/${f.sop}`;
     await wado('instance, transfer-syntax=* [>= 500]', 'multipart/related; type="application/dicom"; transfer-syntax=*', 4000, inst, true);
-    await wado('instance, default (decoded to explicit LE)', 'multipart/related; type="application/dicom"', 1000, inst);
     await wado('frames/1, transfer-syntax=*', 'multipart/related; type="application/octet-stream"; transfer-syntax=*', 2000, (f) => `${inst(f)}/frames/1`, true);
     await wado('metadata (instance)', 'application/dicom+json', 2000, (f) => `${inst(f)}/metadata`, true);
+    const audited = Number((await db.query('SELECT count(*) AS n FROM audit_events')).rows[0].n) - auditedBefore;
+    line(`audit events written during the compared QIDO/WADO rows: ${audited} (one per request to the server with audit)`);
+    // The comparison's two API processes go; what follows runs on the first server alone.
+    for (const c of extraChildren.splice(0)) {
+      c.kill('SIGTERM');
+      await new Promise((r) => c.once('exit', r));
+    }
+    await wado('instance, default (decoded to explicit LE)', 'multipart/related; type="application/dicom"', 1000, inst);
     await wado('thumbnail (first: rendered)', 'image/jpeg', 1000, (f) => `${inst(f)}/thumbnail`);
     const thumbTimes: number[] = [];
     for (const f of targets.slice(0, 500)) {
@@ -527,9 +535,6 @@ async function main() {
       thumbTimes.push(ms(t));
     }
     line(`WADO thumbnail (cached) p50 ${pct(thumbTimes, 50).toFixed(1)} ms  p95 ${pct(thumbTimes, 95).toFixed(1)} ms`);
-    const audited = Number((await db.query('SELECT count(*) AS n FROM audit_events')).rows[0].n) - auditedBefore;
-    line(`audit events written during the QIDO/WADO sections: ${audited} (one per request to the secured server)`);
-    bare.child.kill('SIGTERM');
 
     // 4. One big streamed STOW request, sampling server RSS.
     if (BIG_MB > 0) {
@@ -561,7 +566,7 @@ async function main() {
     line(`whole run ${(ms(runStart) / 1000).toFixed(0)} s: server ${(cpu.server / 1000).toFixed(0)} s CPU, Postgres ${(cpu.postgres / 1000).toFixed(0)} s, bench client ${(cpu.client / 1000).toFixed(0)} s${otherLoad(cpu, ms(runStart))}`);
   } finally {
     await db.end().catch(() => {});
-    if (bareChild && bareChild.exitCode === null) bareChild.kill('SIGTERM');
+    for (const c of extraChildren) if (c.exitCode === null) c.kill('SIGTERM');
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await rm(dataDir, { recursive: true, force: true });

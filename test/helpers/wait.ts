@@ -22,3 +22,6 @@ export async function waitFor<T>(read: () => T | Promise<T>, done: (value: T) =>
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** A fixed pause: only where time itself is what is tested (cooldowns, timeouts); otherwise use waitFor. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -15,6 +15,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../services/cor
 import { AUTH_FAILURES_PER_MINUTE } from '../../services/api/middleware/security.js';
 import { fixtureIdentifiers, passesNhsCheck, scanLogs } from '../log-scan.js';
 import { TEST_LOG_DIR, multipartBody, startTestServer, type TestServer } from '../helpers/server.js';
+import { sleep } from '../helpers/wait.js';
 import { freePort } from '../helpers/net.js';
 
 const EPR = 'https://epr.example.nhs.uk';
@@ -22,7 +23,6 @@ const PER_MINUTE = 20;
 /** What an error response must never carry: a stack, source paths, SQL, socket or connection details. */
 const INTERNALS = /\n\s+at |node_modules|services\/|\/tmp\/|\bSELECT\b|\bINSERT\b|\bFROM\b|ECONNREFUSED|ENOENT|\.s\.PGSQL|postgres:\/\//;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A raw TCP connection to the server, for what HTTP client libraries will not do (dribbling bytes). */
 function connect(url: string) {

@@ -10,12 +10,12 @@ import request from 'supertest';
 import { createTokenVerifier, loadSessionKey, signSessionToken, SESSION_ISSUER } from '../../services/core/auth/tokens.js';
 import { startTestIdp, type TestIdp } from '../helpers/jwks.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { sleep } from '../helpers/wait.js';
 
 const AUDIENCE = 'lucida-api';
 const ROLE_MAP = 'medphoto-clinician=clinician,medphoto-admin=admin,/systems/epr=epr,teaching-staff=teaching';
 /** The verifier's default JWKS cooldown (tokens.ts). */
 const COOLDOWN_MS = 10_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Replaces one character in the middle of a base64url segment (the last one may carry only padding bits). */
 function flipChar(segment: string): string {

@@ -35,6 +35,7 @@ import { limitBody } from '../http/limit-body.js';
 import { parseMediaType } from '../http/media-type.js';
 import { allow, publicRoute, scopeOf } from '../middleware/auth.js';
 import { authFailureLimit } from '../middleware/security.js';
+import { isUuid } from '../../core/uuid.js';
 
 export interface LaunchDeps {
   config: Config;
@@ -48,7 +49,6 @@ const BODY_MAX_BYTES = 16 * 1024;
 export const VIEWER_HEADER = { name: 'x-requested-with', value: 'lucida-viewer' } as const;
 export const LAUNCH_HEADER = 'x-lucida-launch';
 const SESSION_PATH = '/api/session';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function launchService(deps: LaunchDeps): LaunchService {
   return new LaunchService({
@@ -172,7 +172,7 @@ function sessionRequest(req: Request): string {
     throw new LucidaError('FORBIDDEN', `session requests come from the viewer: send ${VIEWER_HEADER.name}: ${VIEWER_HEADER.value}`);
   }
   const launchId = req.get(LAUNCH_HEADER);
-  if (!launchId || !UUID.test(launchId)) throw sessionEnded();
+  if (!launchId || !isUuid(launchId)) throw sessionEnded();
   return launchId;
 }
 

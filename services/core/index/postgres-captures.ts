@@ -16,9 +16,8 @@ import {
   insertConsentSql, markFailedSql, markRetryingSql, markStoredSql, maxSeriesNumberSql,
   type CaptureFileRow, type CaptureRow, type ConsentRow, type ExistingStudyRow,
 } from './sql/captures.js';
+import { isUuid } from '../uuid.js';
 
-/** Capture ids are UUIDs: anything else names no capture (and would be an error in a uuid comparison). */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class PostgresCaptureRepository implements CaptureRepository {
   constructor(private readonly pool: pg.Pool) {}
@@ -82,7 +81,7 @@ export class PostgresCaptureRepository implements CaptureRepository {
   }
 
   async findCapture(id: string): Promise<CaptureRecord | undefined> {
-    if (!UUID.test(id)) return undefined;
+    if (!isUuid(id)) return undefined;
     const { rows: [c] } = await this.pool.query<CaptureRow>(findCaptureSql(id));
     if (!c) return undefined;
     const { rows } = await this.pool.query<CaptureFileRow>(captureFilesSql(id));
@@ -95,7 +94,7 @@ export class PostgresCaptureRepository implements CaptureRepository {
   }
 
   async filesOfCaptures(captureIds: string[]): Promise<{ captureId: string; file: CaptureFileRecord }[]> {
-    const ids = captureIds.filter((id) => UUID.test(id));
+    const ids = captureIds.filter((id) => isUuid(id));
     if (ids.length === 0) return [];
     const { rows } = await this.pool.query<CaptureFileRow>(filesOfCapturesSql(ids));
     return rows.map((r) => ({ captureId: r.capture_id, file: toFile(r) }));
@@ -139,7 +138,7 @@ export class PostgresCaptureRepository implements CaptureRepository {
 
   /** The consent entered with this capture (its latest record), without loading the study's history. */
   async consentForCapture(captureId: string): Promise<ConsentRecord | undefined> {
-    if (!UUID.test(captureId)) return undefined;
+    if (!isUuid(captureId)) return undefined;
     const { rows: [r] } = await this.pool.query<ConsentRow>(consentForCaptureSql(captureId));
     return r && toConsent(r);
   }

@@ -10,9 +10,8 @@ import type { LaunchRecord, LaunchRepository, NewLaunch, RefreshResult } from '.
 import {
   endSessionSql, insertLaunchSql, redeemLaunchSql, revokeOnReuseSql, rotateRefreshSql, studiesByAccessionSql, type LaunchRow,
 } from './sql/launches.js';
+import { isUuid } from '../uuid.js';
 
-/** Launch ids are UUIDs: anything else names no launch (and would be an error in a uuid comparison). */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class PostgresLaunchRepository implements LaunchRepository {
   constructor(private readonly pool: pg.Pool) {}
@@ -28,7 +27,7 @@ export class PostgresLaunchRepository implements LaunchRepository {
   }
 
   async refresh(launchId: string, refreshHash: string, nextRefreshHash: string): Promise<RefreshResult> {
-    if (!UUID.test(launchId)) return { ok: false, reused: false };
+    if (!isUuid(launchId)) return { ok: false, reused: false };
     const { rows: [r] } = await this.pool.query<LaunchRow>(rotateRefreshSql(launchId, refreshHash, nextRefreshHash));
     if (r) return { ok: true, launch: toRecord(r) };
     const { rowCount } = await this.pool.query(revokeOnReuseSql(launchId, refreshHash));
@@ -36,7 +35,7 @@ export class PostgresLaunchRepository implements LaunchRepository {
   }
 
   async end(launchId: string, refreshHash: string): Promise<{ ended: boolean; launch?: LaunchRecord }> {
-    if (!UUID.test(launchId)) return { ended: false };
+    if (!isUuid(launchId)) return { ended: false };
     const { rows: [r] } = await this.pool.query<LaunchRow>(endSessionSql(launchId, refreshHash));
     return r ? { ended: true, launch: toRecord(r) } : { ended: false };
   }
