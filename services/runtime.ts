@@ -26,6 +26,8 @@ export interface Runtime {
   url?: string;
   server?: http.Server;
   pool: pg.Pool;
+  /** The API role's audit log: flush() resolves when every event appended so far is durable. */
+  audit?: AuditLog;
   stop(): Promise<void>;
 }
 
@@ -83,12 +85,14 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
 
   let server: http.Server | undefined;
   let url: string | undefined;
+  let auditLog: AuditLog | undefined;
   if (roles.includes('api')) {
     const localKey = config.auth.jwksUrl ? undefined : await loadOrCreateLocalKey(config.dataDir);
     const sessionKey = await loadSessionKey(config);
     const verifier = overrides.verifier
       ?? createTokenVerifier({ ...config.auth, localPublicJwk: localKey?.publicJwk, sessionPublicJwk: sessionKey.publicJwk });
     const audit = overrides.audit ?? new PostgresAuditLog(pool, log.child({ component: 'audit' }));
+    auditLog = audit;
     // Registered before the server's stop, so it runs after it: the last requests' events are written.
     started.push(() => audit.close());
     const app = buildApp({
@@ -127,7 +131,7 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
 
   let stopping: Promise<void> | undefined;
   return {
-    url, server, pool,
+    url, server, pool, audit: auditLog,
     stop() {
       stopping ??= stopAll();
       return stopping;

@@ -13,6 +13,7 @@
  * A case may carry a check of its answer beyond "no 5xx" (e.g. a valid instance must be stored, a
  * forged token must never be accepted).
  */
+import { stowJsonPhotoDataset } from '../fixtures/photos.js';
 import { TAG } from '../../services/core/dicom/dictionary.js';
 import type { FuzzRequest, FuzzResponse } from './http.js';
 import { dicomCase, validDicom, type SharedUids } from './dicom-mutators.js';
@@ -232,20 +233,11 @@ function capture(ctx: FuzzContext, rng: Rng, index: number): FuzzCase {
 
 function stowJsonDataset(rng: Rng): Record<string, unknown> {
   const v = (vr: string, ...Value: unknown[]) => ({ vr, Value });
-  const code = (value: string) => ({ '00080100': v('SH', value), '00080102': v('SH', 'SCT'), '00080104': v('LO', 'client text') });
-  const ds: Record<string, unknown> = {
-    '00080016': v('UI', '1.2.840.10008.5.1.4.1.1.77.1.4'),
+  const ds = stowJsonPhotoDataset({
     '00100010': v('PN', { Alphabetic: 'Fuzz^Tester' }),
-    '00100020': v('LO', '9434765919'), '00100021': v('LO', 'NHS'),
     '00101002': v('SQ', { '00100020': v('LO', 'FUZZ1234'), '00100021': v('LO', 'RXH'), '00100022': v('CS', 'TEXT') }),
-    '00100030': v('DA', '19800229'), '00100040': v('CS', 'F'),
-    '0008103E': v('LO', 'Right forearm'),
-    '00082218': v('SQ', code('70559009')), '00200062': v('CS', 'R'), '00540220': v('SQ', code('399033003')),
-    '00081070': v('PN', { Alphabetic: 'GRAPHER^P' }),
-    '00080080': v('LO', 'Royal Example Hospital'), '00081010': v('SH', 'Studio 2'), '00204000': v('LT', 'Fuzz.'),
-    '00120083': v('SQ', { '00120085': v('CS', 'YES'), '00120084': v('CS', 'RESTRICTED_REUSE') }),
-    '7FE00010': { vr: 'OB', BulkDataURI: 'http://station.example/photos/1.jpg' },
-  };
+    '00204000': v('LT', 'Fuzz.'),
+  });
   if (rng.chance(0.3)) ds['00080018'] = v('UI', fixedUid(rng));
   return ds;
 }

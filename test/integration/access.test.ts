@@ -222,7 +222,14 @@ describe('access control on every route', () => {
         expect(res.body.detail).toMatch(/limited to one patient/);
         return;
       }
-      if (sample.otherPatient === 'n/a') return; // the capture status: see its own test below
+      if (sample.otherPatient === 'n/a') {
+        // The capture status names its capture, not a patient: a token limited to the capture's
+        // patient sees it; one limited to another patient is told it does not exist.
+        expect((await sample.send(ctx, token, 'A')).status).toBe(200);
+        const scopedToB = await srv.token('photographer', { subject: 'photographer-user', patientId: B.patientID });
+        expect((await sample.send(ctx, scopedToB, 'A')).status).toBe(404);
+        return;
+      }
       const own = await sample.send(ctx, token, 'A');
       expect({ own: own.status, served: sample.ok.includes(own.status) }).toMatchObject({ served: true });
       const other = await sample.send(ctx, token, 'B');

@@ -15,7 +15,7 @@ import { postCapture, waitForCapture, waitForQa } from '../helpers/capture.js';
 import { binary, multipartBody, splitMultipart, startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 import {
-  CANARIES, GREY_QUADRANTS, QUADRANT_COLOURS, decodeVlPhoto, dciodvfy, heicFixture, jsonValue, makeCameraJpeg, makePng, pngHeader,
+  CANARIES, GREY_QUADRANTS, stowJsonPhotoDataset, QUADRANT_COLOURS, decodeVlPhoto, dciodvfy, heicFixture, jsonValue, makeCameraJpeg, makePng, pngHeader,
   quadrantDistance, quadrantsOf,
 } from '../fixtures/photos.js';
 import { itWithTools } from '../fixtures/tools.js';
@@ -410,27 +410,13 @@ describe('photographs in', () => {
 
   describe('STOW-RS metadata and bulk data', () => {
     const v = (vr: string, ...Value: unknown[]) => ({ vr, Value });
-    const code = (value: string) => ({ '00080100': v('SH', value), '00080102': v('SH', 'SCT'), '00080104': v('LO', 'client text') });
-    const dataset = (extra: object = {}) => ({
-      '00080016': v('UI', '1.2.840.10008.5.1.4.1.1.77.1.4'),
-      '00100010': v('PN', { Alphabetic: 'Smith^Jane' }),
-      '00100020': v('LO', '9434765919'), '00100021': v('LO', 'NHS'),
-      '00101002': v('SQ', { '00100020': v('LO', 'RX1234'), '00100021': v('LO', 'RXH'), '00100022': v('CS', 'TEXT') }),
-      '00100030': v('DA', '19800229'), '00100040': v('CS', 'F'),
-      '0008103E': v('LO', 'Right forearm'),
-      '00082218': v('SQ', code('70559009')), '00200062': v('CS', 'R'), '00540220': v('SQ', code('399033003')),
-      '00081070': v('PN', { Alphabetic: 'GRAPHER^P' }),
-      '00080080': v('LO', 'Royal Example Hospital'), '00081010': v('SH', 'Studio 2'), '00204000': v('LT', 'Lesion, 6 mm.'),
-      '00120083': v('SQ', { '00120085': v('CS', 'YES'), '00120084': v('CS', 'RESTRICTED_REUSE') }),
-      '7FE00010': { vr: 'OB', BulkDataURI: 'http://station.example/photos/1.jpg' },
-      ...extra,
-    });
-    const stowJson = (datasets: object[], images: { location: string; type: string; bytes: Buffer }[]) => {
+    const dataset = (extra: object = {}) => stowJsonPhotoDataset(extra as Record<string, unknown>);
+    const stowJson = (datasets: object[], images: { location: string; type: string; bytes: Buffer }[], token = photographer) => {
       const { body, contentType } = multipartBody([
         { contentType: 'application/dicom+json', body: Buffer.from(JSON.stringify(datasets)) },
         ...images.map((i) => ({ contentType: i.type, headers: { 'Content-Location': i.location }, body: i.bytes })),
       ]);
-      return request(srv.url).post('/dicomweb/studies').set('Authorization', `Bearer ${photographer}`)
+      return request(srv.url).post('/dicomweb/studies').set('Authorization', `Bearer ${token}`)
         .set('Content-Type', contentType.replace('type="application/dicom"', 'type="application/dicom+json"'))
         .set('Accept', 'application/dicom+json').send(body);
     };
@@ -463,6 +449,18 @@ describe('photographs in', () => {
       const strip = (m: Record<string, unknown>) => Object.fromEntries(Object.entries(m).filter(([t]) => !differ.includes(t)));
       expect(strip(a.metadata)).toEqual(strip(b.metadata));
       expect((await decodeVlPhoto(await instanceBytes(stowURL))).frame.equals((await decodeVlPhoto(await instanceBytes(done.files[0].retrieveURL))).frame)).toBe(true);
+    });
+
+    it('refuses another patient\'s data set to a patient-context token with 0x0124, storing nothing', async () => {
+      const limitedToOther = await srv.token('photographer', { subject: 'photographer-7', patientId: '9449305552' });
+      const sop = newUid();
+      const jpeg = await makeCameraJpeg();
+      const res = await stowJson([dataset({ '00080018': v('UI', sop) })],
+        [{ location: 'http://station.example/photos/1.jpg', type: 'image/jpeg', bytes: jpeg }], limitedToOther).expect(409);
+      const failed = jsonValue(res.body, '00081198') as any;
+      expect(jsonValue(failed, '00081197')).toBe(0x0124);
+      const found = await request(srv.url).get(`/dicomweb/instances?SOPInstanceUID=${sop}`).set('Authorization', `Bearer ${clinician}`).expect(200);
+      expect(found.body).toEqual([]);
     });
 
     it('reports bad data sets with PS3.18 failure reasons while storing the good ones', async () => {

@@ -89,41 +89,30 @@ function capped(values: Iterable<string> | undefined): string[] {
   return out;
 }
 
-/** Mount paths are words (/dicomweb, /api, /wado): anything else is not trusted as part of a pattern. */
-const MOUNT = /^(\/[A-Za-z][A-Za-z0-9-]*)*$/;
-const tailPatterns = new Map<string, RegExp>();
-
 /**
- * The route pattern that matched (e.g. /dicomweb/studies/:study/metadata), never the URL. Express
- * resets req.baseUrl when an error leaves a router, so the mount is found again by matching the
- * route's own path against the end of the request path. A request refused before any route matched
- * (e.g. 401 from the /dicomweb authentication) is recorded by its mount: /dicomweb/*.
+ * The route pattern its guard recorded (e.g. /dicomweb/studies/:study/metadata), never the URL. A
+ * request refused before any route (e.g. a 401 from the /dicomweb authentication) is recorded by its
+ * mount: /dicomweb/*.
  */
 export function routePattern(req: Request): string | undefined {
+  if (req.audit?.route) return req.audit.route;
   const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
-  const routePath: unknown = req.route?.path;
-  if (typeof routePath === 'string') {
-    const m = tailPattern(routePath).exec(path);
-    const mount = m ? path.slice(0, m.index) : req.baseUrl ?? '';
-    return MOUNT.test(mount) ? mount + routePath : routePath;
-  }
   const first = /^\/([A-Za-z][A-Za-z0-9-]*)(?:\/|$)/.exec(path);
   return first ? `/${first[1]}/*` : undefined;
 }
 
-/** A regex for the request paths an Express 5 route path matches, anchored at the end. */
-function tailPattern(routePath: string): RegExp {
-  let re = tailPatterns.get(routePath);
-  if (!re) {
-    const source = routePath.split(/(:[A-Za-z_$][\w$]*|\*[A-Za-z_$][\w$]*|[{}])/).map((part) => {
-      if (part.startsWith(':')) return '[^/]+';
-      if (part.startsWith('*')) return '.+';
-      if (part === '{') return '(?:';
-      if (part === '}') return ')?';
-      return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    }).join('');
-    re = new RegExp(`${source}/?$`);
-    if (tailPatterns.size < 1000) tailPatterns.set(routePath, re);
+/**
+ * The request's query parameters as sent (a repeated parameter keeps all its values), noted on its
+ * audit draft: searches are audited with what was asked. Returned for the route to parse.
+ */
+export function noteQuery(req: Request): URLSearchParams {
+  const url = req.originalUrl;
+  const params = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+  const record: Record<string, string | string[]> = {};
+  for (const key of new Set(params.keys())) {
+    const values = params.getAll(key);
+    record[key] = values.length === 1 ? values[0] : values;
   }
-  return re;
+  req.audit.query = record;
+  return params;
 }

@@ -7,11 +7,11 @@
 import type { Request, RequestHandler } from 'express';
 import { LucidaError } from '../../core/errors.js';
 import { decide, type Action } from '../../core/auth/policy.js';
+import { isUserId } from '../../core/auth/principal.js';
 import type { TokenVerifier } from '../../core/auth/tokens.js';
 
 /** Header in which a system client (role epr) names the end user it acts for, when its token cannot. */
 export const ON_BEHALF_OF_HEADER = 'x-on-behalf-of';
-const ON_BEHALF_OF = /^[\p{L}\p{N} ._@:|/\\-]{1,128}$/u;
 
 export function authenticate(verifier: TokenVerifier): RequestHandler {
   return async (req, res, next) => {
@@ -30,7 +30,7 @@ export function authenticate(verifier: TokenVerifier): RequestHandler {
     }
     const onBehalfOf = req.get(ON_BEHALF_OF_HEADER);
     // Only a system client's word counts.
-    if (onBehalfOf && !req.principal.onBehalfOf && req.principal.roles.includes('epr') && ON_BEHALF_OF.test(onBehalfOf)) {
+    if (onBehalfOf && !req.principal.onBehalfOf && req.principal.roles.includes('epr') && isUserId(onBehalfOf)) {
       req.principal.onBehalfOf = onBehalfOf;
     }
     next();
@@ -46,6 +46,7 @@ export interface RouteGuard extends RequestHandler {
 export function allow(action: Action): RouteGuard {
   const handler: RequestHandler = (req, _res, next) => {
     req.audit.action = action;
+    req.audit.route = routeOf(req);
     if (!req.principal) throw new LucidaError('UNAUTHENTICATED');
     req.scope = decide(req.principal, action);
     next();
@@ -59,11 +60,21 @@ export function allow(action: Action): RouteGuard {
  */
 export function publicRoute(reason: string, auditAction?: string): RouteGuard {
   const handler: RequestHandler = (req, _res, next) => {
+    req.audit.route = routeOf(req);
     if (auditAction) req.audit.action = auditAction;
     else req.audit.skip = true;
     next();
   };
   return Object.assign(handler, { guard: { public: reason } });
+}
+
+/**
+ * The pattern of the route a guard belongs to, with its router's mount (known here, while the route
+ * runs: Express resets req.baseUrl once an error has left the router).
+ */
+function routeOf(req: Request): string | undefined {
+  const path: unknown = req.route?.path;
+  return typeof path === 'string' ? req.baseUrl + path : undefined;
 }
 
 /** The request's scope (set by `allow`); a route without a guard is a programming error. */

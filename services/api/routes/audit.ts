@@ -8,6 +8,7 @@ import { Router, type Request, type Response } from 'express';
 import { toDicomAuditMessages } from '../../core/audit/dicom-audit.js';
 import { toFhirBundle } from '../../core/audit/fhir.js';
 import { parseAuditSearch } from '../../core/audit/search-params.js';
+import { noteQuery } from '../middleware/audit.js';
 import type { AuditLog } from '../../core/audit/types.js';
 import { allow } from '../middleware/auth.js';
 
@@ -18,11 +19,9 @@ export function auditRoutes(deps: { audit: AuditLog }): Router {
   const router = Router();
 
   router.get('/api/audit', allow('audit'), async (req: Request, res: Response) => {
-    const raw = req.query as Record<string, unknown>;
     // Noted before parsing: a refused search is audited with what was asked.
-    req.audit.query = Object.fromEntries(Object.entries(raw).filter(([, v]) => typeof v === 'string' || Array.isArray(v))) as
-      Record<string, string | string[]>;
-    const { query, format } = parseAuditSearch(raw);
+    const asked = noteQuery(req);
+    const { query, format } = parseAuditSearch(req.query as Record<string, unknown>);
     if (query.patientId) req.audit.patientIds.add(query.patientId);
     if (query.studyUID) req.audit.studyUIDs.add(query.studyUID);
 
@@ -34,7 +33,7 @@ export function auditRoutes(deps: { audit: AuditLog }): Router {
 
     res.setHeader('Cache-Control', 'no-store');
     if (format === 'fhir') {
-      const next = new URLSearchParams(raw as Record<string, string>);
+      const next = new URLSearchParams(asked);
       next.set('offset', String(query.offset + query.limit));
       res.type('application/fhir+json').send(JSON.stringify(toFhirBundle(events, { truncated, nextUrl: `/api/audit?${next}` })));
     } else if (format === 'dicom') {

@@ -18,6 +18,7 @@ import {
   discardUploads, newCaptureId, receivePhoto, submitCapture, type SubmitResult, type UploadedPhoto,
 } from '../../core/capture/capture-service.js';
 import { inPatientScope } from '../../core/auth/policy.js';
+import { noteInstance } from '../../core/audit/types.js';
 import { parseCaptureMetadata } from '../../core/capture/index.js';
 import type { Config } from '../../core/config.js';
 import { LucidaError, type ErrorCode } from '../../core/errors.js';
@@ -175,12 +176,8 @@ async function replay(deps: CaptureRouteDeps, req: Request, res: Response, earli
 
 /** Notes a capture's patient, study and instances on the request's audit draft. */
 function noteCapture(req: Request, capture: CaptureRecord): void {
-  req.audit.patientIds.add(capture.context.patient.patientId);
-  req.audit.studyUIDs.add(capture.studyInstanceUID);
-  for (const f of capture.files) {
-    req.audit.seriesUIDs.add(f.seriesInstanceUID);
-    req.audit.sopInstanceUIDs.add(f.sopInstanceUID);
-  }
+  const { patientId } = capture.context.patient;
+  for (const f of capture.files) noteInstance(req.audit, { ...f, patientId, studyInstanceUID: capture.studyInstanceUID });
 }
 
 /**

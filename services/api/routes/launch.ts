@@ -35,6 +35,7 @@ import { limitBody } from '../http/limit-body.js';
 import { parseMediaType } from '../http/media-type.js';
 import { allow, publicRoute, scopeOf } from '../middleware/auth.js';
 import { authFailureLimit } from '../middleware/security.js';
+import { noteQuery } from '../middleware/audit.js';
 import { isUuid } from '../../core/uuid.js';
 
 export interface LaunchDeps {
@@ -130,7 +131,7 @@ export function launchRoutes(deps: LaunchDeps, authenticated: RequestHandler[]):
   });
 
   router.get('/IHEInvokeImageDisplay', ...authenticated, allow('invoke-image-display'), async (req: Request, res: Response) => {
-    req.audit.query = auditQuery(req.query);
+    noteQuery(req);
     const iid = parseIidQuery(req.query);
     if (iid.patient) req.audit.patientIds.add(iid.patient.id);
     const studyUIDs = 'studyUIDs' in iid ? iid.studyUIDs : undefined;
@@ -229,11 +230,3 @@ function sessionCookies(secure: boolean) {
   };
 }
 
-/** The IID parameters as sent (single values), for the audit event. */
-function auditQuery(query: Request['query']): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(query)) {
-    if (typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'))) out[k] = v as string | string[];
-  }
-  return out;
-}

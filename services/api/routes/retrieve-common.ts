@@ -5,7 +5,7 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { AUDIT_MAX_UIDS, type AuditDraft } from '../../core/audit/types.js';
+import { AUDIT_MAX_UIDS, noteInstance, type AuditDraft } from '../../core/audit/types.js';
 import { scopeOf } from '../middleware/auth.js';
 import { LucidaError } from '../../core/errors.js';
 import { canDecodeToNative, isValidUid, toExplicitVRLittleEndian, TS } from '../../core/dicom/index.js';
@@ -60,11 +60,8 @@ export async function findTarget(index: InstanceIndex, req: Request, target: Tar
 /** Notes the patients, series and instances a response carries on the audit draft. */
 export function noteInstances(audit: AuditDraft, instances: StoredInstance[]): void {
   for (const inst of instances) {
-    if (audit.sopInstanceUIDs.size >= AUDIT_MAX_UIDS) break;
-    audit.patientIds.add(inst.patientId);
-    audit.studyUIDs.add(inst.studyInstanceUID);
-    audit.seriesUIDs.add(inst.seriesInstanceUID);
-    audit.sopInstanceUIDs.add(inst.sopInstanceUID);
+    if (audit.sopInstanceUIDs.size >= AUDIT_MAX_UIDS) break; // a whole study: the event keeps this many
+    noteInstance(audit, inst);
   }
 }
 

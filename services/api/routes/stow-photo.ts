@@ -10,7 +10,6 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Request } from 'express';
-import { inPatientScope } from '../../core/auth/policy.js';
 import { scopeOf } from '../middleware/auth.js';
 import type { CaptureRecord, CaptureRepository, CaptureFileRecord } from '../../core/capture/capture-port.js';
 import type { PatientDemographics } from '../../core/capture/types.js';
@@ -125,10 +124,6 @@ async function submitDataset(deps: ServiceDeps, req: Request, ds: DicomJson,
     return failure(FailureReason.DataSetDoesNotMatchSopClass, errors || err.message);
   }
   const ids = parsed.ids;
-  const { patientId, issuer } = parsed.context.patient;
-  if (!inPatientScope(scopeOf(req), { id: patientId, issuer })) {
-    return { ...failure(FailureReason.NotAuthorized, 'this token is limited to another patient', ids), patientId };
-  }
   if (study && ids.studyInstanceUID && ids.studyInstanceUID !== study) {
     return failure(FailureReason.DataSetDoesNotMatchSopClass, `StudyInstanceUID does not match the target study ${study}`, ids);
   }
@@ -165,6 +160,10 @@ async function submitDataset(deps: ServiceDeps, req: Request, ds: DicomJson,
     };
   } catch (err) {
     if (!isLucidaError(err) || err.status >= 500) throw err;
+    // submitCapture checks the patient against the caller's scope (capture-service): the PS3.18 answer is 0x0124.
+    if (err.code === 'OUT_OF_PATIENT_CONTEXT') {
+      return { ...failure(FailureReason.NotAuthorized, err.message, ids), patientId: parsed.context.patient.patientId };
+    }
     return failure(FailureReason.DataSetDoesNotMatchSopClass, err.message, ids);
   }
 }

@@ -15,6 +15,7 @@ import { boundaryFromContentType, partEssence, readMultipart } from '../multipar
 import { limitBody } from '../http/limit-body.js';
 import { storeMetadataAndBulkData, type StowPhotoDeps } from './stow-photo.js';
 import { allow, scopeOf } from '../middleware/auth.js';
+import { noteInstance } from '../../core/audit/types.js';
 import type { PublicUrls } from '../urls.js';
 import { parseTarget } from './retrieve-common.js';
 
@@ -167,10 +168,7 @@ function storeResponse(outcomes: IngestOutcome[], urls: PublicUrls, study: strin
  */
 export function noteOutcome(req: Request, o: IngestOutcome): IngestOutcome {
   if (o.status === 'stored') {
-    req.audit.patientIds.add(o.patientId);
-    req.audit.studyUIDs.add(o.studyInstanceUID);
-    req.audit.seriesUIDs.add(o.seriesInstanceUID);
-    req.audit.sopInstanceUIDs.add(o.sopInstanceUID);
+    noteInstance(req.audit, o);
   } else if (o.reason === FailureReason.NotAuthorized) {
     req.audit.detail = 'instance of another patient refused (0x0124)';
     if (o.patientId) req.audit.patientIds.add(o.patientId);

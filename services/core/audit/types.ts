@@ -48,6 +48,8 @@ export interface AuditEvent {
 /** What a route fills in while it works; the middleware turns it into an AuditEvent. */
 export interface AuditDraft {
   action?: string;
+  /** The route pattern that matched (/dicomweb/studies/:study), set by its guard. */
+  route?: string;
   patientIds: Set<string>;
   studyUIDs: Set<string>;
   seriesUIDs: Set<string>;
@@ -63,6 +65,16 @@ export interface AuditDraft {
 export const newAuditDraft = (): AuditDraft => ({
   patientIds: new Set(), studyUIDs: new Set(), seriesUIDs: new Set(), sopInstanceUIDs: new Set(),
 });
+
+/** Notes one instance a request read, stored or refused on its draft (the middleware caps the lists). */
+export function noteInstance(draft: AuditDraft, i: {
+  patientId: string; studyInstanceUID: string; seriesInstanceUID: string; sopInstanceUID: string;
+}): void {
+  draft.patientIds.add(i.patientId);
+  draft.studyUIDs.add(i.studyInstanceUID);
+  draft.seriesUIDs.add(i.seriesInstanceUID);
+  draft.sopInstanceUIDs.add(i.sopInstanceUID);
+}
 
 /** Most UIDs of each kind kept in one event (a whole-study retrieval lists its instances up to this). */
 export const AUDIT_MAX_UIDS = 1000;

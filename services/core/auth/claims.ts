@@ -7,6 +7,7 @@
  * read safely.
  */
 import type { JWTPayload } from 'jose';
+import { isLongStringIdentifier } from '../capture/dicom-text.js';
 import { LucidaError } from '../errors.js';
 import { isRole, type PatientRef, type Principal, type Role } from './principal.js';
 
@@ -28,8 +29,6 @@ export const DEFAULT_CLAIM_MAPPING: ClaimMapping = { rolesClaim: 'roles', roleMa
 
 /** The longest subject, client id or on-behalf-of name kept (they reach logs and the audit trail). */
 const MAX_NAME_LENGTH = 256;
-/** PatientID and IssuerOfPatientID are DICOM LO: at most 64 characters, no backslash (the VM separator), no control characters. */
-const DICOM_LO = /^[^\\\p{Cc}]{1,64}$/u;
 
 /**
  * The value at a dotted path. A claim whose own name contains dots (Auth0's namespaced
@@ -73,13 +72,13 @@ export function mapRoles(value: unknown, mapping: Pick<ClaimMapping, 'roleMap' |
 export function mapPatient(value: unknown, issuerOfBareId?: string): PatientRef | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') {
-    if (DICOM_LO.test(value)) return issuerOfBareId === undefined ? { id: value } : { id: value, issuer: issuerOfBareId };
+    if (isLongStringIdentifier(value)) return issuerOfBareId === undefined ? { id: value } : { id: value, issuer: issuerOfBareId };
   } else if (typeof value === 'object' && !Array.isArray(value)) {
     const { id, issuer } = value as Record<string, unknown>;
-    if (typeof id === 'string' && DICOM_LO.test(id)) {
+    if (typeof id === 'string' && isLongStringIdentifier(id)) {
       if (issuer === undefined || issuer === null) return { id };
       // '' is a patient recorded without IssuerOfPatientID: that issuer, not any issuer.
-      if (typeof issuer === 'string' && (issuer === '' || DICOM_LO.test(issuer))) return { id, issuer };
+      if (typeof issuer === 'string' && (issuer === '' || isLongStringIdentifier(issuer))) return { id, issuer };
     }
   }
   throw new LucidaError('INVALID_TOKEN', 'the token\'s patient claim is not a PatientID (a string of up to 64 characters, or {id, issuer})');

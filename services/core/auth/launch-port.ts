@@ -9,9 +9,9 @@ import type { PatientRef } from './principal.js';
 /** A patient as a launch records it: the issuer is '' when the patient has none (matched exactly). */
 export interface LaunchPatient { id: string; issuer: string }
 
-export interface NewLaunch {
+/** What a launch is: for whom, on which patient (and studies), asked by whom. */
+export interface LaunchFacts {
   id: string;
-  codeHash: string;
   via: 'epr' | 'iid';
   patient: LaunchPatient;
   studyUIDs: string[];
@@ -19,6 +19,10 @@ export interface NewLaunch {
   clientId?: string;
   /** Token subject that asked for the launch (the EPR system, or the IID user). */
   launchedBy: string;
+}
+
+export interface NewLaunch extends LaunchFacts {
+  codeHash: string;
   reason?: string;
   /** Lifetime of the one-time code. */
   codeTtlSeconds: number;
@@ -27,14 +31,7 @@ export interface NewLaunch {
 }
 
 /** A launch as the exchange and refresh read it back. */
-export interface LaunchRecord {
-  id: string;
-  via: 'epr' | 'iid';
-  patient: LaunchPatient;
-  studyUIDs: string[];
-  user: { id: string; name?: string };
-  clientId?: string;
-  launchedBy: string;
+export interface LaunchRecord extends LaunchFacts {
   createdAt: Date;
   sessionExpiresAt: Date;
   /** The database's clock when the row was read: lifetimes are computed from it. */

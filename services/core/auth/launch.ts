@@ -12,11 +12,12 @@
  * LaunchRepository and a session-token signer. HTTP (cookies, headers) stays in routes/launch.ts.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { isLongStringIdentifier } from '../capture/dicom-text.js';
 import { LucidaError } from '../errors.js';
 import { isValidNhsNumber, NHS_NUMBER_ISSUER_OID, normalizeNhsNumber } from '../capture/nhs-number.js';
 import { isValidUid } from '../dicom/uids.js';
 import type { AccessScope } from './policy.js';
-import type { PatientRef, Principal } from './principal.js';
+import { isUserId, type PatientRef, type Principal } from './principal.js';
 import type { LaunchPatient, LaunchRecord, LaunchRepository } from './launch-port.js';
 import type { SessionTokenRequest } from './tokens.js';
 
@@ -51,12 +52,8 @@ export interface LaunchBody {
   reason?: string;
 }
 
-/** The end user's id: the same characters an On-Behalf-Of header may carry (user names, emails, directory ids). */
-const USER_ID = /^[\p{L}\p{N}._@:|/\\-](?:[\p{L}\p{N} ._@:|/\\-]{0,126}[\p{L}\p{N}._@:|/\\-])?$/u;
 /** Free text (names, reasons): no control or format characters, no surrounding spaces. */
 const FREE_TEXT = /^[^\p{Cc}\p{Cf}\s](?:[^\p{Cc}\p{Cf}]*[^\p{Cc}\p{Cf}\s])?$/u;
-/** DICOM LO (PatientID, IssuerOfPatientID): up to 64 characters, no backslash, no control characters. */
-const LONG_STRING = /^[^\\\p{Cc}\s](?:[^\\\p{Cc}]{0,62}[^\\\p{Cc}\s])?$/u;
 
 const bad = (detail: string) => new LucidaError('BAD_REQUEST', detail);
 
@@ -81,7 +78,7 @@ export function canonicalIssuer(issuer: string): string {
  * PatientID alone would show every issuer's patient of that number.
  */
 export function parsePatient(id: unknown, issuer: unknown, names: { id: string; issuer: string }): LaunchPatient {
-  if (typeof issuer !== 'string' || !LONG_STRING.test(issuer)) {
+  if (typeof issuer !== 'string' || !isLongStringIdentifier(issuer)) {
     throw bad(`${names.issuer} is required (NHS for an NHS number, else the assigning authority), 1 to 64 characters`);
   }
   const canonical = canonicalIssuer(issuer);
@@ -91,7 +88,7 @@ export function parsePatient(id: unknown, issuer: unknown, names: { id: string; 
     if (!isValidNhsNumber(nhs)) throw bad(`${names.id} is not a valid NHS number (ten digits with a modulus 11 check digit)`);
     return { id: nhs, issuer: 'NHS' };
   }
-  if (!LONG_STRING.test(id)) throw bad(`${names.id} must be text of 1 to 64 characters without backslashes or control characters`);
+  if (!isLongStringIdentifier(id)) throw bad(`${names.id} must be text of 1 to 64 characters without backslashes or control characters`);
   return { id, issuer: canonical };
 }
 
@@ -115,7 +112,7 @@ export function parseLaunchBody(body: unknown): LaunchBody {
   if (!out.patient && !out.studyUID) throw bad('name the patient ("patient": { "id", "issuer" }) or the study ("studyUID"), or both');
   if (!isObject(body.user)) throw bad('user is required: { "id": the end user\'s id, "name": their name }');
   onlyMembers(body.user, ['id', 'name'], 'user');
-  if (typeof body.user.id !== 'string' || !USER_ID.test(body.user.id)) {
+  if (typeof body.user.id !== 'string' || !isUserId(body.user.id)) {
     throw bad('user.id must be 1 to 128 letters, digits, spaces or ._@:|/\\- (not starting or ending with a space)');
   }
   out.user = { id: body.user.id };
@@ -228,7 +225,7 @@ export function parseIidQuery(query: Record<string, unknown>): IidRequest {
       return { requestType, studyUIDs, ...(patient ? { patient } : {}) };
     }
     if (accessionNumbers) {
-      if (accessionNumbers.some((a) => !LONG_STRING.test(a))) throw new LucidaError('INVALID_QUERY', 'accessionNumber values must be 1 to 64 characters');
+      if (accessionNumbers.some((a) => !isLongStringIdentifier(a))) throw new LucidaError('INVALID_QUERY', 'accessionNumber values must be 1 to 64 characters');
       return { requestType, accessionNumbers, ...(patient ? { patient } : {}) };
     }
     throw new LucidaError('INVALID_QUERY', 'requestType=STUDY needs studyUID or accessionNumber');

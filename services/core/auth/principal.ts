@@ -25,3 +25,10 @@ export interface Principal {
 }
 
 export const isRole = (r: unknown): r is Role => typeof r === 'string' && (ROLES as readonly string[]).includes(r);
+
+/**
+ * A user id as a system client may name it (X-On-Behalf-Of, a launch's user): user names, emails,
+ * directory ids; letters, digits, spaces inside, and . _ @ : | / \ -; at most 128 characters.
+ */
+export const isUserId = (s: string): boolean =>
+  /^[\p{L}\p{N}._@:|/\\-](?:[\p{L}\p{N} ._@:|/\\-]{0,126}[\p{L}\p{N}._@:|/\\-])?$/u.test(s);

@@ -24,6 +24,14 @@ export const MAX_VALUE_LENGTH: Readonly<Record<string, number>> = {
 
 /** Characters not allowed in an LO or SH value. */
 export const FORBIDDEN_IN_LO = /[\\\u0000-\u001f\u007f]/;
+
+/**
+ * A whole LO value as an identifier (PatientID, IssuerOfPatientID) named outside DICOM (a token's
+ * claim, a launch request): 1 to 64 characters, none forbidden, no surrounding spaces (DICOM pads
+ * and trims them, so such a value would never match what is stored).
+ */
+export const isLongStringIdentifier = (s: string): boolean =>
+  s.length > 0 && s.length <= 64 && s.trim() === s && !FORBIDDEN_IN_LO.test(s);
 /** Characters not allowed in an LT value. */
 export const FORBIDDEN_IN_LT = /[\u0000-\u0009\u000b\u000e-\u001a\u001c-\u001f\u007f]/;
 /** Characters not allowed in one PN component group (^ separates its components). */

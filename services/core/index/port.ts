@@ -65,7 +65,14 @@ export interface StoredInstance {
 
 export interface InstanceFilter { studyInstanceUID: string; seriesInstanceUID?: string; sopInstanceUID?: string }
 
-export interface QidoResult { matches: DicomJson[]; truncated: boolean; warnings: string[] }
+export interface QidoResult {
+  matches: DicomJson[];
+  truncated: boolean;
+  warnings: string[];
+  /** The patients and studies of the matches, whatever attributes the response returns (audit trail). */
+  patientIds: string[];
+  studyUIDs: string[];
+}
 
 export interface InstanceIndex {
   /** Phase 1 of the two-phase store: claim the SOP Instance UID with a pending row. */

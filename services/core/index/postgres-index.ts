@@ -93,10 +93,13 @@ export class PostgresInstanceIndex implements InstanceIndex {
     const { rows } = await this.pool.query<SearchRow>(plan.statement);
     const truncated = rows.length > plan.limit;
     const base = retrieveBase.replace(/\/+$/, '');
+    const page = rows.slice(0, plan.limit);
     return {
-      matches: rows.slice(0, plan.limit).map((row) => toDicomJson(row, plan.returns, base)),
+      matches: page.map((row) => toDicomJson(row, plan.returns, base)),
       truncated,
       warnings: [...query.warnings, ...plan.warnings],
+      patientIds: [...new Set(page.map((r) => r.patient_id))],
+      studyUIDs: [...new Set(page.map((r) => r.study_uid))],
     };
   }
 

@@ -74,6 +74,7 @@ export interface ReturnPlan {
 
 /** One row of the search statement (sql/search.ts). */
 export interface SearchRow {
+  patient_id: string;
   study_uid: string;
   series_uid: string | null;
   sop_uid: string | null;

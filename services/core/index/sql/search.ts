@@ -96,6 +96,8 @@ export function planSearch(query: QidoQuery, scope: AccessScope = {}): SearchPla
 
   const returns = planReturn(query);
   const selected = [
+    // Whose rows these are, for the audit trail: "who looked at this patient" includes who found them.
+    'p.patient_id',
     'st.study_uid',
     level !== 'study' ? 'se.series_uid' : 'NULL::text AS series_uid',
     level === 'instance' ? 'i.sop_uid' : 'NULL::text AS sop_uid',
