@@ -61,6 +61,12 @@ describe('auditTrail', () => {
       res.json({ ok: true });
     });
     dicomweb.get('/studies/:study/hang', allow('read'), () => { /* never answers */ });
+    // Every byte its Content-Length promises, but the server's end() comes later (as when a file is streamed).
+    dicomweb.get('/studies/:study/late-end', allow('read'), (_req, res) => {
+      res.setHeader('Content-Length', '5');
+      res.write('image');
+      setTimeout(() => res.end(), 500);
+    });
     dicomweb.get('/many', allow('read'), (req, res) => {
       for (let i = 0; i < AUDIT_MAX_UIDS + 10; i++) req.audit.sopInstanceUIDs.add(`1.2.${i}`);
       res.end();
@@ -153,6 +159,21 @@ describe('auditTrail', () => {
     const [e] = await settled(1);
     expect(e).toMatchObject({ action: 'read', outcome: 'failure', status: 499, route: '/dicomweb/studies/:study/hang',
       detail: 'client closed the connection before a response' });
+  });
+
+  it('records a response whose head went out by its status, noting that it was unfinished', async () => {
+    // The client has the whole body and closes before the server's end(): what it was sent, it saw.
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = http.get(`${url}/dicomweb/studies/1.2.3/late-end`, { headers: { Authorization: 'Bearer clinician-token' } }, (res) => {
+        let got = '';
+        res.on('data', (c) => { got += c; if (got.length === 5) { req.destroy(); resolve(got); } });
+      });
+      req.on('error', reject);
+    });
+    expect(body).toBe('image');
+    const [e] = await settled(1);
+    expect(e).toMatchObject({ action: 'read', outcome: 'success', status: 200, route: '/dicomweb/studies/:study/late-end',
+      detail: 'connection closed before the server finished the response' });
   });
 
   it(`lists at most ${AUDIT_MAX_UIDS} UIDs of a kind`, async () => {

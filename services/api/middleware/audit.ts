@@ -40,7 +40,7 @@ export function auditEventOf(req: Request, res: Response, at: Date): AuditEvent 
     draft.detail,
     status === 404 && draft.deniedOutOfScope ? 'out of patient context' : undefined,
     typeof res.locals?.problemCode === 'string' ? res.locals.problemCode : undefined,
-    complete ? undefined : answered ? 'client closed the connection before the response was complete' : 'client closed the connection before a response',
+    complete ? undefined : answered ? 'connection closed before the server finished the response' : 'client closed the connection before a response',
   ].filter(Boolean);
   const principal = req.principal;
   return {
@@ -48,8 +48,10 @@ export function auditEventOf(req: Request, res: Response, at: Date): AuditEvent 
     // Refused before a route ran: by authentication (401, or the failed-authentication lockout
     // 429), or, once authenticated, by the per-client rate limit (429).
     action: draft.action ?? (status === 429 && principal ? 'rate-limit' : 'authenticate'),
-    // Data cut off half way was not served: a failure, whatever the status line promised.
-    outcome: !answered || (!complete && status < 400) ? 'failure' : auditOutcome(status, draft.deniedOutOfScope === true),
+    // Once the head has gone, the outcome is the status's: a body cut short still disclosed what it
+    // carried, and a client commonly closes the moment it has every byte a Content-Length promised,
+    // before the server's own end() of a streamed file (so "unfinished" is no proof of "not seen").
+    outcome: answered ? auditOutcome(status, draft.deniedOutOfScope === true) : 'failure',
     status,
     subject: principal?.subject,
     roles: principal?.roles ? [...principal.roles] : [],
