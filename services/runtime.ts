@@ -12,6 +12,8 @@ import type { AuditLog } from './core/audit/types.js';
 import { createTokenVerifier, loadOrCreateLocalKey, loadSessionKey, type TokenVerifier } from './core/auth/tokens.js';
 import { PostgresAuditLog } from './core/index/postgres-audit.js';
 import { PostgresLaunchRepository } from './core/index/postgres-launches.js';
+import { PostgresAnnotationRepository } from './core/index/postgres-annotations.js';
+import { PostgresTimeline } from './core/index/postgres-timeline.js';
 import { createPool, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from './core/index/database.js';
 import { PostgresInstanceIndex } from './core/index/postgres-index.js';
 import { PostgresPendingRows } from './core/index/postgres-pending.js';
@@ -98,6 +100,8 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
     const app = buildApp({
       config, index, store, verifier, log, captures, queue, audit, sessionKey,
       launches: new PostgresLaunchRepository(pool),
+      timeline: new PostgresTimeline(pool),
+      annotations: new PostgresAnnotationRepository(pool),
       checkReady: async () => {
         await pool.query('SELECT 1');
         await store.exists('readiness-probe');

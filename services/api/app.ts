@@ -13,14 +13,19 @@ import type { ObjectStore } from '../core/storage/object-store.js';
 import type { AuditLog } from '../core/audit/types.js';
 import type { SigningKey } from '../core/auth/tokens.js';
 import type { PostgresLaunchRepository } from '../core/index/postgres-launches.js';
+import type { AnnotationRepository } from '../core/annotations/types.js';
+import type { TimelineSource } from '../core/timeline/types.js';
 import { authenticate } from './middleware/auth.js';
 import { auditTrail } from './middleware/audit.js';
 import { authFailureLimit, clientRateLimit, securityHeaders } from './middleware/security.js';
 import { auditRoutes } from './routes/audit.js';
+import { annotationRoutes } from './routes/annotations.js';
+import { timelineRoutes } from './routes/timeline.js';
 import { launchPublicRoutes, launchRoutes } from './routes/launch.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { requestContext } from './middleware/request-context.js';
 import { healthRoutes } from './routes/health.js';
+import { viewerRoutes } from './routes/viewer.js';
 import { captureRoutes } from './routes/captures.js';
 import { stowRoutes } from './routes/stow.js';
 import { qidoRoutes } from './routes/qido.js';
@@ -41,6 +46,9 @@ export interface AppDeps {
   log: Logger;
   audit: AuditLog;
   launches: PostgresLaunchRepository;
+  /** The viewer's patient timeline and its annotations (calibrations, measurements). */
+  timeline: TimelineSource;
+  annotations: AnnotationRepository;
   /** Signs viewer session tokens (the verifier trusts its public half). */
   sessionKey: SigningKey;
   checkReady: () => Promise<void>;
@@ -61,6 +69,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use(requestContext(deps.log));
   app.use(securityHeaders(deps.config));
   app.use(healthRoutes(deps.checkReady));
+  app.use(viewerRoutes(deps.config));
   // One audit event per request that touches (or is refused) patient data, appended when it ends.
   app.use(auditTrail(deps.audit));
 
@@ -87,6 +96,8 @@ export function buildApp(deps: AppDeps): Express {
   app.use('/api', authenticated);
   app.use(captureRoutes(captureDeps));
   app.use(auditRoutes({ audit: deps.audit }));
+  app.use(timelineRoutes({ timeline: deps.timeline }));
+  app.use(annotationRoutes({ annotations: deps.annotations, publicBaseUrl: deps.config.publicBaseUrl }));
 
   app.use(notFound);
   app.use(errorHandler);

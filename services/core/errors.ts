@@ -13,6 +13,8 @@ export const ERRORS = {
   TOO_MANY_REQUESTS: { status: 429, title: 'Too many requests from this client; slow down' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such endpoint' },
+  /** An annotation asked for on an instance that is not an image (a report, a document): nothing to calibrate or measure. */
+  NO_PIXEL_DATA: { status: 409, title: 'The instance has no pixel data' },
   NOT_ACCEPTABLE: { status: 406, title: 'None of the accepted media types or transfer syntaxes can be produced' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body or part too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },

@@ -13,7 +13,7 @@ import { ROLES, type Role } from '../../services/core/auth/principal.js';
 import { newUid } from '../../services/core/dicom/index.js';
 import { makeVlPhoto } from '../fixtures/dicom.js';
 import { makeCameraJpeg } from '../fixtures/photos.js';
-import { captureForm } from '../helpers/capture.js';
+import { captureForm, waitForCapture } from '../helpers/capture.js';
 import { multipartBody, startTestServer, type TestServer } from '../helpers/server.js';
 
 const A = { patientID: '9434765919', issuer: 'NHS', patientName: 'ACCESS^ALICE' };
@@ -35,10 +35,19 @@ interface RouteSample {
   ok: number[];
   /** How a patient-context token limited to A must be answered for B's data. */
   otherPatient: 'not-found' | 'empty' | 'refused-per-instance' | 'forbidden' | 'n/a';
+  /** The status a photographer (who captured A today) is answered for A, when not the rule of the role test. */
+  photographer?: number;
   send(ctx: Ctx, token: string | undefined, who: Who): request.Test;
 }
 
-const auth = (r: request.Test, token?: string) => (token ? r.set('Authorization', `Bearer ${token}`) : r);
+/**
+ * Each route is also tried without a token, and 401s are limited per client address per minute
+ * (AUTH_FAILURES_PER_MINUTE): with TRUST_PROXY=loopback, each unauthenticated request names its own
+ * address, so that the table can grow past that limit.
+ */
+let unauthenticated = 0;
+const auth = (r: request.Test, token?: string) =>
+  (token ? r.set('Authorization', `Bearer ${token}`) : r.set('X-Forwarded-For', `192.0.2.${(++unauthenticated % 254) + 1}`));
 const get = (path: string) => (ctx: Ctx, token: string | undefined) => auth(request(ctx.srv.url).get(path), token);
 const on = (f: (s: Study) => string) => (ctx: Ctx, token: string | undefined, who: Who) =>
   auth(request(ctx.srv.url).get(f(ctx.data[who])), token);
@@ -61,6 +70,22 @@ let cameraJpeg: Buffer;
 function postCapture(ctx: Ctx, token: string | undefined, who: Who): request.Test {
   const { body, contentType } = captureForm(captureMetadata(who), [{ fileName: 'a.jpg', bytes: cameraJpeg }]);
   return auth(request(ctx.srv.url).post('/api/captures'), token).set('Content-Type', contentType).send(body);
+}
+
+const annotationsPath = (s: Study) => `/api/instances/${s.sop}/annotations`;
+const LENGTH = { kind: 'length', points: [[0, 0], [30, 40]] };
+/** Removes an annotation that an admin has just made on the patient's photograph. */
+async function deleteAnnotation(ctx: Ctx, token: string | undefined, who: Who) {
+  const admin = await ctx.srv.token('admin', { subject: 'annotation-maker' });
+  const made = await request(ctx.srv.url).post(annotationsPath(ctx.data[who])).set('Authorization', `Bearer ${admin}`).send(LENGTH).expect(201);
+  return auth(request(ctx.srv.url).delete(`${annotationsPath(ctx.data[who])}/${made.body.id}`), token);
+}
+let captureSettled: Promise<unknown> | undefined;
+/** The patient's timeline, once the photographer's capture of A is stored (their timeline of A then lists it, and only it). */
+async function timelineOf(ctx: Ctx, token: string | undefined, who: Who) {
+  captureSettled ??= ctx.srv.token('admin', { subject: 'capture-poller' }).then((admin) => waitForCapture(ctx.srv.url, admin, ctx.captureId));
+  await captureSettled;
+  return auth(request(ctx.srv.url).get(`/api/timeline?patient=${(who === 'A' ? A : B).patientID}&issuer=NHS`), token);
 }
 
 /**
@@ -103,10 +128,17 @@ const ROUTES: Record<string, RouteSample> = {
   },
   'GET /IHEInvokeImageDisplay': { ok: [302], otherPatient: 'forbidden', send: on((s) => `/IHEInvokeImageDisplay?requestType=STUDY&studyUID=${s.study}`) },
   'GET /api/audit': { ok: [200], otherPatient: 'forbidden', send: get('/api/audit?limit=1') },
+  'GET /api/timeline': { ok: [200], otherPatient: 'not-found', photographer: 200, send: (c, t, w) => timelineOf(c, t, w) as unknown as request.Test },
+  'GET /api/instances/:sop/annotations': { ok: [200], otherPatient: 'not-found', send: on(annotationsPath) },
+  'POST /api/instances/:sop/annotations': {
+    ok: [201], otherPatient: 'not-found', send: (c, t, w) => auth(request(c.srv.url).post(annotationsPath(c.data[w])), t).send(LENGTH),
+  },
+  'DELETE /api/instances/:sop/annotations/:id': { ok: [204], otherPatient: 'not-found', send: (c, t, w) => deleteAnnotation(c, t, w) as unknown as request.Test },
 };
 
 /** Routes that take no bearer token, with why. */
-const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'POST /api/launch/exchange', 'POST /api/session/refresh', 'DELETE /api/session']);
+const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'POST /api/launch/exchange', 'POST /api/session/refresh', 'DELETE /api/session',
+  'GET /viewer', 'GET /viewer/*path']);
 
 /** Mount points of routers with a path (Express keeps no path string on a mounted layer: probed with match()). */
 const MOUNTS = ['/dicomweb'];
@@ -150,7 +182,7 @@ describe('access control on every route', () => {
   let routes: FoundRoute[];
 
   beforeAll(async () => {
-    srv = await startTestServer({ RATE_LIMIT_PER_MINUTE: '0' }, ['api', 'worker']);
+    srv = await startTestServer({ RATE_LIMIT_PER_MINUTE: '0', TRUST_PROXY: 'loopback' }, ['api', 'worker']);
     ctx.srv = srv;
     cameraJpeg = await makeCameraJpeg({ width: 64, height: 48 });
     for (const role of ROLES) tokens[role] = await srv.token(role, { subject: `${role}-user` });
@@ -203,7 +235,7 @@ describe('access control on every route', () => {
       } else if (role === 'photographer' && action === 'read') {
         // A photographer reads only what they stored today: the EPR's studies are not theirs (their
         // own captures of A, converted meanwhile by the worker, may be listed).
-        expect({ role, status: res.status }).toEqual({ role, status: sample.otherPatient === 'empty' ? 200 : 404 });
+        expect({ role, status: res.status }).toEqual({ role, status: sample.photographer ?? (sample.otherPatient === 'empty' ? 200 : 404) });
         for (const s of [ctx.data.A, ctx.data.B]) expect(JSON.stringify(res.body)).not.toContain(s.study);
       } else {
         expect({ role, status: res.status, served: sample.ok.includes(res.status) }).toMatchObject({ role, served: true });

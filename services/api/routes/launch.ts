@@ -30,9 +30,7 @@ import {
   LaunchService, parseExchangeBody, parseIidQuery, parseLaunchBody, sessionClaims, sessionPrincipal, type SessionGrant,
 } from '../../core/auth/launch.js';
 import { signSessionToken, type SigningKey } from '../../core/auth/tokens.js';
-import { readJsonPart } from '../http/json-part.js';
-import { limitBody } from '../http/limit-body.js';
-import { parseMediaType } from '../http/media-type.js';
+import { readJsonBody } from '../http/json-body.js';
 import { allow, publicRoute, scopeOf } from '../middleware/auth.js';
 import { authFailureLimit } from '../middleware/security.js';
 import { noteQuery } from '../middleware/audit.js';
@@ -71,7 +69,7 @@ export function launchPublicRoutes(deps: LaunchDeps): Router {
 
   router.post('/api/launch/exchange', guessing, publicRoute('the one-time launch code is the credential', 'launch-exchange'),
     async (req: Request, res: Response) => {
-      const { code } = parseExchangeBody(await readJsonBody(req));
+      const { code } = parseExchangeBody(await readJsonBody(req, BODY_MAX_BYTES));
       const grant = await service.exchange(code);
       noteSession(req, grant.launch, grant);
       cookies.set(res, grant);
@@ -112,7 +110,7 @@ export function launchRoutes(deps: LaunchDeps, authenticated: RequestHandler[]):
   const service = launchService(deps);
 
   router.post('/api/launch', ...authenticated, allow('launch'), async (req: Request, res: Response) => {
-    const body = parseLaunchBody(await readJsonBody(req));
+    const body = parseLaunchBody(await readJsonBody(req, BODY_MAX_BYTES));
     const principal = req.principal!;
     if (principal.onBehalfOf && principal.onBehalfOf !== body.user.id) {
       throw new LucidaError('BAD_REQUEST', 'user.id is not the user this request is made on behalf of (X-On-Behalf-Of)');
@@ -155,17 +153,6 @@ export function launchRoutes(deps: LaunchDeps, authenticated: RequestHandler[]):
 
 /** Token responses and launch URLs must not be stored by the browser or any cache (RFC 6749 §5.1). */
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
-
-/** A small JSON body (application/json, UTF-8), refused with 415 for any other type and 413 past BODY_MAX_BYTES. */
-async function readJsonBody(req: Request): Promise<unknown> {
-  const type = parseMediaType(req.get('content-type') ?? '');
-  if (type.essence !== 'application/json') throw new LucidaError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
-  const charset = type.params.charset?.toLowerCase();
-  if (charset !== undefined && charset !== 'utf-8') throw new LucidaError('UNSUPPORTED_MEDIA_TYPE', 'JSON must be UTF-8');
-  const { value } = await readJsonPart(limitBody(req, BODY_MAX_BYTES), BODY_MAX_BYTES, 'the request body',
-    () => new LucidaError('BAD_REQUEST', 'the body is not valid JSON'));
-  return value;
-}
 
 /** Checks the refresh/end request's CSRF header and returns the launch it names. */
 function sessionRequest(req: Request): string {

@@ -9,6 +9,7 @@
  *  STOW-RS, capture (POST)                        | 110104 DICOM Instances Transferred| C      |
  *  capture status, original upload (GET)          | 110103 DICOM Instances Accessed   | R      |
  *  viewer launch, IHE IID invoke                  | 110110 Patient Record             | R      |
+ *  annotation saved / removed (POST / DELETE)     | 110110 Patient Record             | C / D  |
  *  launch exchange, session refresh, 401          | 110114 User Authentication        | E      | 110122 Login
  *  session end (DELETE /api/session)              | 110114 User Authentication        | E      | 110123 Logout
  *  refused (403, or another patient's data: 404)  | 110113 Security Alert             | E      | 110132 Use of Restricted Function
@@ -108,6 +109,10 @@ export function classifyAuditEvent(e: AuditEvent): AuditEventKind {
     case 'launch':
     case 'invoke-image-display':
       return kind(CODES.patientRecord, 'R');
+    case 'annotate':
+      // A calibration or measurement is an entry in the patient's record about an image, kept as a
+      // record linked to it: no DICOM instance is created or deleted, so not 110103/110104.
+      return kind(CODES.patientRecord, actionOfMethod(e.method));
     default:
       return kind(CODES.instancesAccessed, actionOfMethod(e.method));
   }

@@ -23,9 +23,11 @@ export type Action =
   /** IHE IID Invoke Image Display: a signed-in user opens the viewer on a patient or study. */
   | 'invoke-image-display'
   /** GET /api/audit: search and export the audit trail. */
-  | 'audit';
+  | 'audit'
+  /** Calibrate a photograph and record measurements on it (the viewer's annotations). */
+  | 'annotate';
 
-export const ACTIONS: readonly Action[] = ['store', 'read', 'capture', 'read-original', 'launch', 'invoke-image-display', 'audit'];
+export const ACTIONS: readonly Action[] = ['store', 'read', 'capture', 'read-original', 'launch', 'invoke-image-display', 'audit', 'annotate'];
 
 /** What each role may do. `read` by a photographer is narrowed by PHOTOGRAPHER_READ below. */
 export const POLICY: Record<Action, readonly Role[]> = {
@@ -36,13 +38,14 @@ export const POLICY: Record<Action, readonly Role[]> = {
   launch: ['epr'],
   'invoke-image-display': ['clinician', 'admin'],
   audit: ['admin'],
+  annotate: ['clinician', 'admin'],
 };
 
 /**
  * Actions a patient-context token may use, limited to its patient. The rest (launching viewers,
  * the audit trail, original uploads) need a token that is not tied to one patient.
  */
-const PATIENT_CONTEXT_ACTIONS: ReadonlySet<Action> = new Set(['store', 'read', 'capture']);
+const PATIENT_CONTEXT_ACTIONS: ReadonlySet<Action> = new Set(['store', 'read', 'capture', 'annotate']);
 
 /** The roles that read without restriction; a photographer alone reads only their own work of today. */
 const UNRESTRICTED_READERS: readonly Role[] = ['clinician', 'epr', 'admin'];
