@@ -12,8 +12,12 @@
  *      went (server, Postgres, client) and the jobs' timings; then the derived thumbnails' latency.
  *      Runs first, on an idle server: every instance the other sections store queues a derive job,
  *      and the ~15,000 they leave behind take minutes to drain. BENCH_ONLY=capture runs only this.
+ *   6. Viewer: the demo patient with BENCH_VIEWER_STUDIES (20) studies (2048x1536 photos), then
+ *      BENCH_VIEWER_RUNS (7) launches in headless Chromium, each a fresh one-time launch URL: time
+ *      from navigation to the first rendered frame (the viewer's `lucida:first-image` mark), and
+ *      what was downloaded before it. Runs after the capture section; BENCH_ONLY=viewer runs only this.
  * Targets: STOW >= 400 inst/s; QIDO p95 <= 25 ms at 20k; WADO >= 500 req/s; RSS < 300 MB;
- * capture >= 20 photos/s; thumbnail p50 <= 5 ms.
+ * capture >= 20 photos/s; thumbnail p50 <= 5 ms; first image <= 1 s after launch.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -26,6 +30,8 @@ import { loadOrCreateLocalKey, signLocalToken } from '../../services/core/auth/t
 import { newUid } from '../../services/core/dicom/index.js';
 import { makeBenchPhoto, makeJpeg, makeVlPhoto, seededRandom } from '../fixtures/dicom.js';
 import { freePort } from '../helpers/net.js';
+import { DEMO_SEEDER_SUBJECT, seedDemo } from '../../services/core/demo/seed.js';
+import { ensureViewerBuilt, launchUrl, openBrowser } from '../helpers/browser.js';
 
 const N = Number(process.env.BENCH_N ?? 1000);
 const PER_REQUEST = Number(process.env.BENCH_PER_REQUEST ?? 10);
@@ -34,6 +40,9 @@ const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 1024);
 const CAPTURES = Number(process.env.BENCH_CAPTURES ?? 50);
 const CAPTURE_FILES = Number(process.env.BENCH_CAPTURE_FILES ?? 4);
 const CAPTURE_ONLY = process.env.BENCH_ONLY === 'capture';
+const VIEWER_ONLY = process.env.BENCH_ONLY === 'viewer';
+const VIEWER_STUDIES = Number(process.env.BENCH_VIEWER_STUDIES ?? 20);
+const VIEWER_RUNS = Number(process.env.BENCH_VIEWER_RUNS ?? 7);
 const CONCURRENCY = 4;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
@@ -351,6 +360,54 @@ async function captureSection({ base, child, dataDir, db, token, line }: Section
   line(`  thumbnail concurrency ${CONCURRENCY}: ${(items.length / (ms(t) / 1000)).toFixed(0)} req/s, p50 ${pct(concurrent, 50).toFixed(1)} ms  p95 ${pct(concurrent, 95).toFixed(1)} ms`);
 }
 
+/**
+ * Time to first image in headless Chromium: launch (POST /api/launch) → navigation → session
+ * exchange → timeline → one instance's metadata → one frame decoded and rendered. Each run is a new
+ * page with a cold cache except the browser's HTTP cache of the viewer's own files (as at a clinic
+ * workstation after the first use); the first run, fully cold, is reported apart.
+ */
+async function viewerSection(base: string, key: Awaited<ReturnType<typeof loadOrCreateLocalKey>>, line: (s: string) => void): Promise<void> {
+  const sign = (subject: string, role: string) => signLocalToken(key, { issuer: 'lucida-local', audience: 'lucida' }, { subject, roles: [role] });
+  ensureViewerBuilt();
+  const t0 = process.hrtime.bigint();
+  const demo = await seedDemo({ baseUrl: base, token: await sign(DEMO_SEEDER_SUBJECT, 'photographer') }, { studiesForFirstPatient: VIEWER_STUDIES, patients: 1 });
+  const patient = demo.patients[0];
+  const photos = patient.studies.reduce((n, s) => n + s.images.length, 0);
+  line(`viewer: demo patient with ${patient.studies.length} studies, ${photos} photographs (${demo.size.width}x${demo.size.height}) seeded in ${(ms(t0) / 1000).toFixed(1)} s`);
+  const epr = await sign('bench-epr', 'epr');
+  const browser = await openBrowser();
+  try {
+    const times: number[] = [];
+    let cold = 0;
+    let fetched = { frames: 0, metadata: 0, thumbnails: 0, bytes: 0 };
+    for (let i = 0; i < VIEWER_RUNS; i++) {
+      const url = await launchUrl(base, epr, patient.nhsNumber);
+      const page = await browser.newPage();
+      const seen = { frames: 0, metadata: 0, thumbnails: 0, bytes: 0 };
+      page.on('response', (r) => {
+        const u = r.url();
+        if (u.includes('/frames/')) seen.frames++;
+        else if (u.endsWith('/metadata')) seen.metadata++;
+        else if (u.endsWith('/thumbnail')) seen.thumbnails++;
+        if (u.includes('/dicomweb/')) seen.bytes += Number(r.headers()['content-length'] ?? 0);
+      });
+      await page.goto(url);
+      await page.waitForSelector('.viewport[data-rendered="true"]', { timeout: 30_000 });
+      const firstImage = await page.evaluate(() => (globalThis as any).performance.getEntriesByName('lucida:first-image')[0]?.startTime as number);
+      if (i === 0) {
+        cold = firstImage;
+        fetched = { ...seen };
+      } else times.push(firstImage);
+      await page.close();
+    }
+    times.sort((a, b) => a - b);
+    line(`viewer time to first image (navigation → first rendered frame, headless Chromium, loopback): cold ${cold.toFixed(0)} ms; warm p50 ${pct(times, 50).toFixed(0)} ms, max ${times[times.length - 1].toFixed(0)} ms over ${times.length} launches  [target <= 1000 ms]`);
+    line(`viewer requests of the first launch before its first image: ${fetched.metadata} instance metadata, ${fetched.frames} frame, ${fetched.thumbnails} thumbnails (they load after it, those in view only) of ${photos} photographs`);
+  } finally {
+    await browser.close();
+  }
+}
+
 async function main() {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lucida-bench-'));
   const { child, base, pgPort } = await startServer(dataDir);
@@ -371,8 +428,10 @@ async function main() {
     const cpuSince = await cpuMeter(child.pid!, dataDir);
     line(`Lucida bench on ${os.cpus().length} cores, node ${process.version}`);
     // 5. Capture API, then the thumbnails its derive jobs made (first: see the header).
-    await captures();
+    if (!VIEWER_ONLY) await captures();
     if (CAPTURE_ONLY) return;
+    await viewerSection(base, key, line);
+    if (VIEWER_ONLY) return;
     // 1. STOW throughput
     const benchJpeg = await makeBenchPhoto();
     const patients = Array.from({ length: 50 }, (_, i) => `BENCH${String(i).padStart(5, '0')}`);

@@ -59,7 +59,9 @@ export function viewerRoutes(config: Config, dist: string = VIEWER_DIST): Router
       if (!err) return;
       if (res.headersSent) { next(err); return; }
       res.removeHeader('Content-Security-Policy');
-      next(err.status === 404 || err.code === 'ENOENT' ? new LucidaError('NOT_FOUND', 'no such file in the viewer') : err);
+      // Missing, a dotfile, or a path out of the build directory (send refuses those with 403/400): all "no such file".
+      const clientSide = err.code === 'ENOENT' || (err.status !== undefined && err.status < 500);
+      next(clientSide ? new LucidaError('NOT_FOUND', 'no such file in the viewer') : err);
     });
   };
 
