@@ -74,6 +74,7 @@ async function run(config: Config, roles: Role[], args: string[] = []): Promise<
       `Lucida is running (${roles.join(' + ')}).`,
       `  DICOMweb base URL:  ${base}/dicomweb   (QIDO-RS, WADO-RS, STOW-RS)`,
       `  WADO-URI:           ${base}/wado?requestType=WADO&...`,
+      `  Viewer:             ${base}/viewer/   (opened from the EPR: POST /api/launch or IHE IID; here: npm run launch -- --patient <id>)`,
       `  Health:             ${base}/healthz  ${base}/readyz`,
       config.auth.jwksUrl
         ? `  Tokens:             from your OpenID provider (${config.auth.issuer})`
