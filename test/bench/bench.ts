@@ -402,7 +402,7 @@ async function viewerSection(base: string, key: Awaited<ReturnType<typeof loadOr
     }
     times.sort((a, b) => a - b);
     line(`viewer time to first image (navigation → first rendered frame, headless Chromium, loopback): cold ${cold.toFixed(0)} ms; warm p50 ${pct(times, 50).toFixed(0)} ms, max ${times[times.length - 1].toFixed(0)} ms over ${times.length} launches  [target <= 1000 ms]`);
-    line(`viewer requests of the first launch before its first image: ${fetched.metadata} instance metadata, ${fetched.frames} frame, ${fetched.thumbnails} thumbnails (they load after it, those in view only) of ${photos} photographs`);
+    line(`viewer requests of the first launch (until the page closed, just after its first image): ${fetched.metadata} instance metadata, ${fetched.frames} frame, ${fetched.thumbnails} thumbnails (started after the first image, in view only) of ${photos} photographs`);
   } finally {
     await browser.close();
   }
