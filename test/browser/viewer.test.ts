@@ -16,16 +16,11 @@ import type { Page, Response } from 'playwright-core';
 import { demoPhotoLayout } from '../../services/core/demo/demo-photos.js';
 import { DEMO_SEEDER_SUBJECT, seedDemo, type SeededDemo, type SeededImage } from '../../services/core/demo/seed.js';
 import { ensureViewerBuilt, elementPixels, launchUrl, openBrowser, sampleColour, screenshot, type Browser } from '../helpers/browser.js';
-import { hasTool } from '../fixtures/tools.js';
+import { describeWithTools } from '../fixtures/tools.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const SIZE = { width: 1024, height: 768 };
-const needsChromium = hasTool('chromium') || process.env.CI === 'true';
-const describeWithChromium = needsChromium ? describe : describe.skip;
-
-if (!needsChromium) console.warn('viewer browser tests skipped: chromium is not installed (apt-get install chromium); CI runs them');
-
-describeWithChromium('clinician viewer in Chromium', () => {
+describeWithTools(['chromium'], 'clinician viewer in Chromium', () => {
   let srv: TestServer;
   let browser: Browser;
   let demo: SeededDemo;
@@ -34,7 +29,6 @@ describeWithChromium('clinician viewer in Chromium', () => {
   const bob = () => demo.patients[1];
 
   beforeAll(async () => {
-    if (!hasTool('chromium')) throw new Error('chromium not installed (apt-get install -y chromium); required in CI');
     ensureViewerBuilt();
     srv = await startTestServer({}, ['api', 'worker']);
     epr = await srv.token('epr', { subject: 'epr-system' });

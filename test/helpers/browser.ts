@@ -38,8 +38,8 @@ export function ensureViewerBuilt(): void {
   const sources = Math.max(newest(path.join(ROOT, 'viewer/src')), statSync(path.join(ROOT, 'viewer/index.html')).mtimeMs,
     statSync(path.join(ROOT, 'viewer/vite.config.ts')).mtimeMs);
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'viewer/vite.config.ts', '--logLevel', 'error'],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  // package.json's build:viewer is the one build command.
+  execFileSync('npm', ['run', '-s', 'build:viewer'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 export interface Browser {

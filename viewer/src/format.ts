@@ -60,13 +60,6 @@ export const CONSENT_TEXT: Record<string, string> = {
   record: 'Clinical record only', teaching: 'Teaching', publication: 'Publication',
 };
 
-/** A DICOM person name (Family^Given) for people. */
-export function personName(pn?: string | null): string {
-  if (!pn) return '';
-  const [family, given] = pn.split('^');
-  return [given, family].filter(Boolean).join(' ');
-}
-
 /** A measured value with its unit, e.g. 25.00 mm, 12.5 mm², 90.0°. */
 export function formatValue(value: number, unit: string): string {
   switch (unit) {

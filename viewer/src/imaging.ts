@@ -9,12 +9,12 @@
  * fetches more than the photographs on screen.
  */
 import {
-  Enums, RenderingEngine, init as initCore, metaData, utilities, type Types,
+  Enums, RenderingEngine, init as initCore, utilities, type Types,
 } from '@cornerstonejs/core';
 import dicomImageLoader, { wadors } from '@cornerstonejs/dicom-image-loader';
 import {
   AngleTool, EllipticalROITool, Enums as ToolEnums, LengthTool, PanTool, ToolGroupManager, ZoomTool,
-  SynchronizerManager, addTool, annotation, init as initTools, synchronizers, utilities as toolUtilities,
+  SynchronizerManager, addTool, init as initTools, synchronizers, utilities as toolUtilities,
 } from '@cornerstonejs/tools';
 import { getInstanceMetadata, instancePath, type Photo } from './api';
 import { authorization } from './session';
@@ -168,12 +168,8 @@ export function applyViewAction(pane: Pane, action: ViewAction): void {
 }
 
 /** Applies a ruler calibration to a photograph: `mmPerPixel` millimetres per image pixel (square pixels). */
-export function applyCalibration(imageId: string, mmPerPixel: number | undefined): void {
+export function applyCalibration(imageId: string, mmPerPixel: number): void {
   if (!engine) return;
-  if (mmPerPixel === undefined) {
-    utilities.calibratedPixelSpacingMetadataProvider.add(imageId, undefined as never);
-    return;
-  }
   // Cornerstone divides world (pixel) distances by `scale`: pixels per millimetre.
   toolUtilities.calibrateImageSpacing(imageId, engine, { type: Enums.CalibrationTypes.USER, scale: 1 / mmPerPixel });
 }
@@ -191,4 +187,3 @@ export function toWorldPoint(imageId: string, point: number[]): Types.Point3 {
 
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
-export { annotation, metaData };

@@ -23,6 +23,8 @@ const KIND_OF_TOOL: Record<string, MeasurementKind> = { Length: 'length', Ellipt
 const TOOL_OF_KIND: Record<string, { hydrate: (viewportId: string, points: Types.Point3[], options: object) => void }> = {
   length: LengthTool as never, ellipse: EllipticalROITool as never, angle: AngleTool as never,
 };
+/** Every tool that draws on a photograph (what a reload clears before drawing the saved records). */
+const DRAWING_TOOLS = [...Object.keys(KIND_OF_TOOL), 'Calibration'];
 const KIND_TEXT: Record<string, string> = { length: 'Length', ellipse: 'Area (ellipse)', freehand: 'Area (freehand)', angle: 'Angle' };
 
 /** What this module reads of a Cornerstone annotation that was just drawn. */
@@ -75,11 +77,11 @@ export class Measurements {
   private async reload(pane: Pane): Promise<void> {
     const record = await getAnnotations(pane.photo.sopInstanceUID);
     this.records.set(pane.photo.sopInstanceUID, record);
-    for (const a of csAnnotation.state.getAnnotations('Length', pane.element) ?? []) this.forget(a);
-    for (const name of ['EllipticalROI', 'Angle', 'Calibration']) {
+    for (const name of DRAWING_TOOLS) {
       for (const a of csAnnotation.state.getAnnotations(name, pane.element) ?? []) this.forget(a);
     }
-    applyCalibration(pane.imageId, record.calibration?.mmPerPixel);
+    // A photograph is calibrated once and then only recalibrated: never back to uncalibrated.
+    if (record.calibration) applyCalibration(pane.imageId, record.calibration.mmPerPixel);
     for (const m of record.measurements) this.draw(pane, m);
     pane.viewport.render();
   }

@@ -5,7 +5,7 @@
  */
 import { thumbnailUrl, type Photo, type Timeline, type TimelineStudy } from './api';
 import {
-  CONSENT_TEXT, codeText, formatDate, formatTime, personName, siteKey, siteLabel, visitDate,
+  CONSENT_TEXT, codeText, formatDate, formatTime, siteKey, siteLabel, visitDate,
 } from './format';
 
 export const MAX_COMPARE = 4;
@@ -202,7 +202,8 @@ export function renderDetails(dl: HTMLElement, e: PhotoEntry): void {
     ['Consent', study?.consent
       ? `${CONSENT_TEXT[study.consent.level]}${study.consent.status === 'withdrawn' ? ' (withdrawn)' : ''}`
       : 'Not recorded'],
-    ['Photographer', personName(photo.photographer) || 'Not recorded'],
+    // The archive sends names formatted for people (services/core/timeline/format.ts).
+    ['Photographer', photo.photographer || 'Not recorded'],
     ['Site', photo.institution || 'Not recorded'],
     ['Camera', [photo.camera?.manufacturer, photo.camera?.model].filter(Boolean).join(' ') || 'Not recorded'],
     ['Image quality', qaFlags(photo).join(', ') || (photo.qa ? 'No problems found' : 'Not checked yet')],

@@ -10,8 +10,6 @@
  * like the API. Hashed assets are cached for a year; index.html is revalidated every time, so a
  * new release is picked up at the next launch.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Router, type Request, type Response } from 'express';
 import type { Config } from '../../core/config.js';
@@ -43,10 +41,6 @@ export function viewerRoutes(config: Config, dist: string = VIEWER_DIST): Router
   const guard = publicRoute('the viewer\'s static files hold no patient data');
 
   const send = (file: string, res: Response, next: (err?: unknown) => void) => {
-    if (!existsSync(path.join(dist, 'index.html'))) {
-      next(new LucidaError('UNAVAILABLE', 'the viewer has not been built: run `npm run build:viewer` (npm install does it)'));
-      return;
-    }
     const immutable = file.startsWith('assets/');
     res.setHeader('Content-Security-Policy', csp);
     res.sendFile(file, {
@@ -59,6 +53,10 @@ export function viewerRoutes(config: Config, dist: string = VIEWER_DIST): Router
       if (!err) return;
       if (res.headersSent) { next(err); return; }
       res.removeHeader('Content-Security-Policy');
+      if (file === 'index.html' && err.code === 'ENOENT') {
+        next(new LucidaError('UNAVAILABLE', 'the viewer has not been built: run `npm run build:viewer` (npm install does it)'));
+        return;
+      }
       // Missing, a dotfile, or a path out of the build directory (send refuses those with 403/400): all "no such file".
       const clientSide = err.code === 'ENOENT' || (err.status !== undefined && err.status < 500);
       next(clientSide ? new LucidaError('NOT_FOUND', 'no such file in the viewer') : err);
