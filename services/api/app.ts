@@ -97,7 +97,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use(captureRoutes(captureDeps));
   app.use(auditRoutes({ audit: deps.audit }));
   app.use(timelineRoutes({ timeline: deps.timeline }));
-  app.use(annotationRoutes({ annotations: deps.annotations, publicBaseUrl: deps.config.publicBaseUrl }));
+  app.use(annotationRoutes({ index: deps.index, annotations: deps.annotations, publicBaseUrl: deps.config.publicBaseUrl }));
 
   app.use(notFound);
   app.use(errorHandler);

@@ -188,7 +188,7 @@ describe('annotations (calibration and measurements)', () => {
     });
 
     it('and stores none of them', async () => {
-      expect((await get(a.validate.sop).expect(200)).body.measurements).toEqual([]);
+      expect((await get(a.validate.sop).expect(200)).body).toMatchObject({ calibration: null, measurements: [] });
     });
 
     it('takes JSON only (415), up to 64 KB (413), and well formed (400)', async () => {

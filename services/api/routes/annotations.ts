@@ -4,28 +4,30 @@
  *   GET    /api/instances/{sop}/annotations[?frame=n]  read: the frame's calibration and measurements, values computed here
  *   POST   /api/instances/{sop}/annotations            annotate: JSON {kind, points, label?, lengthMm?, frame?} → 201 + Location
  *   DELETE /api/instances/{sop}/annotations/{id}       annotate: marks one removed (nothing is deleted) → 204
- * The instance is looked up within the caller's scope in SQL: another patient's instance, like an
- * unknown one, is 404 (audited as denied for a patient-context token). An instance without Pixel Data
- * is 409 NO_PIXEL_DATA.
+ * The instance is found by the WADO lookup (retrieve-common findTarget): within the caller's scope in
+ * SQL, so another patient's instance, like an unknown one, is 404 (audited as denied for a
+ * patient-context token). An instance without Pixel Data is 409 NO_PIXEL_DATA.
  */
 import { Router, type Request, type Response } from 'express';
-import { noteInstance } from '../../core/audit/types.js';
 import { calibrationJson, annotationsJson, currentCalibration, measurementJson } from '../../core/annotations/present.js';
 import type { AnnotatedInstance, AnnotationAuthor, AnnotationRepository } from '../../core/annotations/types.js';
-import { checkAgainstImage, parseAnnotationBody } from '../../core/annotations/validate.js';
-import { isValidUid } from '../../core/dicom/index.js';
+import { checkAgainstImage, checkFrame, parseAnnotationBody } from '../../core/annotations/validate.js';
+import { firstInteger, isValidUid, TAG } from '../../core/dicom/index.js';
 import { LucidaError } from '../../core/errors.js';
+import type { InstanceIndex } from '../../core/index/port.js';
 import { readJsonBody } from '../http/json-body.js';
-import { allow, scopeOf } from '../middleware/auth.js';
+import { allow } from '../middleware/auth.js';
+import { findTarget, isFrameNumber } from './retrieve-common.js';
 
-export interface AnnotationRouteDeps {
+interface AnnotationRouteDeps {
+  index: InstanceIndex;
   annotations: AnnotationRepository;
   /** For the Location of a created annotation. */
   publicBaseUrl: string;
 }
 
 /** A freehand outline of 1000 points is about 40 KB of JSON. */
-export const ANNOTATION_BODY_MAX_BYTES = 64 * 1024;
+const ANNOTATION_BODY_MAX_BYTES = 64 * 1024;
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
 export function annotationRoutes(deps: AnnotationRouteDeps): Router {
@@ -34,15 +36,15 @@ export function annotationRoutes(deps: AnnotationRouteDeps): Router {
 
   router.get(path, allow('read'), async (req: Request, res: Response) => {
     const frameParam = req.query.frame;
-    const instance = await findInstance(deps.annotations, req);
-    const frame = parseFrameQuery(frameParam, instance.numberOfFrames);
+    const instance = await findImage(deps.index, req);
+    const frame = parseFrameQuery(frameParam, instance);
     const annotations = await deps.annotations.list(instance.sopInstanceUID, frame);
     res.set(NO_STORE).json(annotationsJson(instance, frame, annotations));
   });
 
   router.post(path, allow('annotate'), async (req: Request, res: Response) => {
     const input = parseAnnotationBody(await readJsonBody(req, ANNOTATION_BODY_MAX_BYTES));
-    const instance = await findInstance(deps.annotations, req);
+    const instance = await findImage(deps.index, req);
     checkAgainstImage(input, instance);
     const created = await deps.annotations.create(instance, input, authorOf(req));
     req.audit.detail = `annotation ${created.id} (${created.kind})`;
@@ -55,7 +57,7 @@ export function annotationRoutes(deps: AnnotationRouteDeps): Router {
   });
 
   router.delete(`${path}/:id`, allow('annotate'), async (req: Request, res: Response) => {
-    const instance = await findInstance(deps.annotations, req);
+    const instance = await findImage(deps.index, req);
     const id = String(req.params.id);
     if (!await deps.annotations.remove(instance.sopInstanceUID, id, authorOf(req))) {
       throw new LucidaError('NOT_FOUND', 'no such annotation on this instance, or it was already removed');
@@ -68,38 +70,31 @@ export function annotationRoutes(deps: AnnotationRouteDeps): Router {
 }
 
 /**
- * The instance named by the URL, within the caller's scope, noted on the audit draft. 404 when it does
- * not exist or lies outside the scope (another patient's, audited as denied); 409 when it has no pixels.
+ * The image named by the URL: the stored instance found (and noted on the audit draft) by findTarget,
+ * so 404 when it does not exist or lies outside the caller's scope; 409 when it has no pixels. Rows and
+ * Columns are read from its metadata, as the index reads them (index-rows.ts).
  */
-async function findInstance(annotations: AnnotationRepository, req: Request): Promise<AnnotatedInstance> {
+async function findImage(index: InstanceIndex, req: Request): Promise<AnnotatedInstance> {
   const sop = String(req.params.sop);
   if (!isValidUid(sop)) throw new LucidaError('INVALID_UID', 'the SOP Instance UID in the URL is not a valid UID');
-  req.audit.sopInstanceUIDs.add(sop);
-  const scope = scopeOf(req);
-  const instance = await annotations.findInstance(sop, scope);
-  if (!instance) {
-    if (scope.patient) {
-      // Another patient's instance, or nothing? Only the audit trail learns which.
-      const owner = await annotations.instanceOwner(sop, scope);
-      if (owner && !owner.visible) {
-        req.audit.deniedOutOfScope = true;
-        req.audit.patientIds.add(owner.patientId);
-      }
-    }
-    throw new LucidaError('NOT_FOUND', 'no such instance');
-  }
-  noteInstance(req.audit, instance);
-  if (!instance.hasPixelData || instance.rows === null || instance.columns === null) {
+  const [inst] = await findTarget(index, req, { sopInstanceUID: sop }, { withMetadata: true });
+  const rows = firstInteger(inst.metadata!, TAG.Rows);
+  const columns = firstInteger(inst.metadata!, TAG.Columns);
+  if (!inst.hasPixelData || rows === undefined || columns === undefined) {
     throw new LucidaError('NO_PIXEL_DATA', 'this instance has no pixel data (it is not an image): there is nothing to calibrate or measure');
   }
-  return instance;
+  return {
+    patientId: inst.patientId, issuer: inst.issuer, studyInstanceUID: inst.studyInstanceUID, seriesInstanceUID: inst.seriesInstanceUID,
+    sopInstanceUID: inst.sopInstanceUID, rows, columns, numberOfFrames: inst.numberOfFrames ?? 1,
+  };
 }
 
-function parseFrameQuery(value: unknown, frames: number): number {
+/** GET's `?frame=`: 1-based, the first when absent; 400 INVALID_QUERY for one the image does not have. */
+function parseFrameQuery(value: unknown, image: AnnotatedInstance): number {
   if (value === undefined) return 1;
-  if (typeof value !== 'string' || !/^[1-9]\d{0,8}$/.test(value)) throw new LucidaError('INVALID_QUERY', 'frame must be a whole number from 1');
+  if (typeof value !== 'string' || !isFrameNumber(value)) throw new LucidaError('INVALID_QUERY', 'frame must be a whole number from 1');
   const frame = Number(value);
-  if (frame > frames) throw new LucidaError('INVALID_QUERY', `frame ${frame} does not exist: the image has ${frames} frame(s)`);
+  checkFrame(frame, image, 'INVALID_QUERY');
   return frame;
 }
 

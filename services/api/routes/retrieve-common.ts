@@ -12,14 +12,17 @@ import { canDecodeToNative, isValidUid, toExplicitVRLittleEndian, TS } from '../
 import type { InstanceFilter, InstanceIndex, StoredInstance } from '../../core/index/port.js';
 import { readObject, type ObjectStore } from '../../core/storage/object-store.js';
 
-/** The study, series or instance a WADO-RS URL (or a WADO-URI query) names, UIDs checked. */
+/**
+ * The study, series or instance a WADO-RS URL (or a WADO-URI query) names, UIDs checked; or an
+ * instance named by its SOP Instance UID alone (/api/instances/{sop}/...).
+ */
 export type Target = InstanceFilter;
 
 /**
  * The target named by `study`, `series` and `instance` (route parameters, or a query's values);
  * other members are ignored. 400 INVALID_UID for a malformed UID, BAD_REQUEST without a study.
  */
-export function parseTarget(p: { study?: string; series?: string; instance?: string }): Target {
+export function parseTarget(p: { study?: string; series?: string; instance?: string }): Extract<Target, { studyInstanceUID: string }> {
   for (const name of ['study', 'series', 'instance'] as const) {
     const uid = p[name];
     if (uid !== undefined && !isValidUid(uid)) throw new LucidaError('INVALID_UID', `the ${name} UID in the URL is not a valid UID`);
@@ -36,7 +39,7 @@ export function parseTarget(p: { study?: string; series?: string; instance?: str
 export async function findTarget(index: InstanceIndex, req: Request, target: Target, opts?: { withMetadata?: boolean }): Promise<StoredInstance[]> {
   const scope = scopeOf(req);
   const audit = req.audit;
-  audit.studyUIDs.add(target.studyInstanceUID);
+  if (target.studyInstanceUID) audit.studyUIDs.add(target.studyInstanceUID);
   if (target.seriesInstanceUID) audit.seriesUIDs.add(target.seriesInstanceUID);
   if (target.sopInstanceUID) audit.sopInstanceUIDs.add(target.sopInstanceUID);
   const found = await index.findInstances(target, { ...opts, scope });
@@ -44,7 +47,7 @@ export async function findTarget(index: InstanceIndex, req: Request, target: Tar
     if (scope.patient) {
       // Another patient's data, or nothing? Only the audit trail learns which. (A photographer
       // looking past their own work of today is an ordinary not-found, not a security event.)
-      const owner = await index.studyPatient(target.studyInstanceUID, scope);
+      const owner = await index.studyPatient(target.studyInstanceUID ?? { sopInstanceUID: target.sopInstanceUID }, scope);
       if (owner && !owner.visible) {
         audit.deniedOutOfScope = true;
         audit.patientIds.add(owner.id);
@@ -58,7 +61,7 @@ export async function findTarget(index: InstanceIndex, req: Request, target: Tar
 }
 
 /** Notes the patients, series and instances a response carries on the audit draft. */
-export function noteInstances(audit: AuditDraft, instances: StoredInstance[]): void {
+function noteInstances(audit: AuditDraft, instances: StoredInstance[]): void {
   for (const inst of instances) {
     if (audit.sopInstanceUIDs.size >= AUDIT_MAX_UIDS) break; // a whole study: the event keeps this many
     noteInstance(audit, inst);

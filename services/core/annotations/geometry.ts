@@ -11,7 +11,7 @@ import type { MeasurementKind, Point } from './types.js';
 
 export type MeasurementUnit = 'mm' | 'mm2' | 'px' | 'px2' | 'deg';
 
-export interface MeasuredValue { value: number; unit: MeasurementUnit }
+interface MeasuredValue { value: number; unit: MeasurementUnit }
 
 export function distance(a: Point, b: Point): number {
   return Math.hypot(b[0] - a[0], b[1] - a[1]);

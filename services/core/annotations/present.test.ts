@@ -3,7 +3,7 @@ import type { AnnotatedInstance, Annotation, AnnotationKind, Point } from './typ
 
 const instance: AnnotatedInstance = {
   patientId: '9434765919', issuer: 'NHS', studyInstanceUID: '1.2.3', seriesInstanceUID: '1.2.3.4', sopInstanceUID: '1.2.3.4.5',
-  rows: 480, columns: 640, numberOfFrames: 1, hasPixelData: true,
+  rows: 480, columns: 640, numberOfFrames: 1,
 };
 let n = 0;
 const annotation = (kind: AnnotationKind, points: Point[], lengthMm: number | null = null): Annotation => ({

@@ -6,7 +6,7 @@
 import { measure, mmPerPixel, round2, type MeasurementUnit } from './geometry.js';
 import type { AnnotatedInstance, Annotation, MeasurementKind, Point } from './types.js';
 
-export interface CalibrationJson {
+interface CalibrationJson {
   id: string;
   frame: number;
   points: Point[];
@@ -18,7 +18,7 @@ export interface CalibrationJson {
   createdAt: string;
 }
 
-export interface MeasurementJson {
+interface MeasurementJson {
   id: string;
   frame: number;
   kind: MeasurementKind;
@@ -30,11 +30,11 @@ export interface MeasurementJson {
   createdAt: string;
 }
 
-export interface AnnotationsJson {
+interface AnnotationsJson {
   sopInstanceUID: string;
   frame: number;
-  columns: number | null;
-  rows: number | null;
+  columns: number;
+  rows: number;
   calibration: CalibrationJson | null;
   measurements: MeasurementJson[];
 }

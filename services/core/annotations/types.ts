@@ -9,8 +9,6 @@
  * no Pixel Spacing (PS3.3 C.8.12.1 VL Image does not define it), so lengths are in pixels until the
  * user calibrates a frame by drawing over a ruler and giving its length in millimetres.
  */
-import type { AccessScope } from '../auth/policy.js';
-
 export const ANNOTATION_KINDS = ['calibration', 'length', 'ellipse', 'freehand', 'angle'] as const;
 export type AnnotationKind = (typeof ANNOTATION_KINDS)[number];
 export type MeasurementKind = Exclude<AnnotationKind, 'calibration'>;
@@ -42,31 +40,26 @@ export interface Annotation {
   createdAt: Date;
 }
 
-/** The instance an annotation request names, found within the caller's scope. */
+/**
+ * The image an annotation request names: the stored instance (InstanceIndex.findInstances, within
+ * the caller's scope) once the route has checked that it has pixels.
+ */
 export interface AnnotatedInstance {
   patientId: string;
   issuer: string;
   studyInstanceUID: string;
   seriesInstanceUID: string;
   sopInstanceUID: string;
-  /** (0028,0010), (0028,0011); null when the instance has no Image Pixel module. */
-  rows: number | null;
-  columns: number | null;
+  /** (0028,0010), (0028,0011). */
+  rows: number;
+  columns: number;
   numberOfFrames: number;
-  hasPixelData: boolean;
 }
 
 /** Who records or removes an annotation (the request's principal). */
 export interface AnnotationAuthor { subject: string; clientId?: string }
 
 export interface AnnotationRepository {
-  /** The stored instance with this SOP Instance UID, if `scope` lets the caller see it. */
-  findInstance(sopInstanceUID: string, scope: AccessScope): Promise<AnnotatedInstance | undefined>;
-  /**
-   * The patient of a stored instance the caller could not find, and whether `scope` lets them see
-   * it (to audit another patient's UID as denied); undefined when there is no such instance.
-   */
-  instanceOwner(sopInstanceUID: string, scope: AccessScope): Promise<{ patientId: string; visible: boolean } | undefined>;
   /** The current (not removed) annotations of one frame, oldest first. */
   list(sopInstanceUID: string, frame: number): Promise<Annotation[]>;
   /** Records one; a calibration supersedes the frame's current one (which is marked removed). */

@@ -1,5 +1,5 @@
 import { expectLucidaError } from '../../../test/helpers/errors.js';
-import { checkAgainstImage, parseAnnotationBody } from './validate.js';
+import { checkAgainstImage, checkFrame, parseAnnotationBody } from './validate.js';
 
 const image = { columns: 640, rows: 480, numberOfFrames: 1 };
 const refused = (body: unknown, reason: RegExp) => expectLucidaError('BAD_REQUEST', () => parseAnnotationBody(body), reason);
@@ -89,5 +89,8 @@ describe('checkAgainstImage', () => {
 
   it('refuses a frame the image does not have', () => {
     expectLucidaError('BAD_REQUEST', () => checkAgainstImage(input([[0, 0], [1, 1], [2, 0]], 2), image), /frame 2 does not exist: the image has 1 frame/);
+    // GET's ?frame= is refused by the same check, as a bad query.
+    expectLucidaError('INVALID_QUERY', () => checkFrame(2, image, 'INVALID_QUERY'), /frame 2 does not exist: the image has 1 frame/);
+    expect(() => checkFrame(1, image, 'INVALID_QUERY')).not.toThrow();
   });
 });

@@ -3,23 +3,23 @@
  * is drawn on, before anything is stored. Every refusal is a 400 BAD_REQUEST whose detail says what
  * is wrong (never echoing the label).
  */
-import { LucidaError } from '../errors.js';
+import { LucidaError, type ErrorCode } from '../errors.js';
 import { ANNOTATION_KINDS, type AnnotatedInstance, type AnnotationInput, type AnnotationKind, type Point } from './types.js';
 import { distance } from './geometry.js';
 
 /** Points each kind takes: [fewest, most]. */
-export const POINT_COUNTS: Readonly<Record<AnnotationKind, readonly [number, number]>> = {
+const POINT_COUNTS: Readonly<Record<AnnotationKind, readonly [number, number]>> = {
   calibration: [2, 2],
   length: [2, 2],
   ellipse: [4, 4],
   angle: [3, 3],
   freehand: [3, 1000],
 };
-export const MAX_LABEL_LENGTH = 64;
+const MAX_LABEL_LENGTH = 64;
 /** A calibration ruler longer than 10 m is a typing mistake, not a photograph. */
-export const MAX_CALIBRATION_MM = 10_000;
+const MAX_CALIBRATION_MM = 10_000;
 /** Shorter rulers give a scale too coarse to trust (and 0 would divide by zero). */
-export const MIN_CALIBRATION_PX = 1;
+const MIN_CALIBRATION_PX = 1;
 
 const bad = (detail: string) => new LucidaError('BAD_REQUEST', detail);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -118,13 +118,20 @@ function checkEllipse(points: readonly Point[]): void {
  * in DICOM presentation state PIXEL units, PS3.3 C.10.5.1.2, and Cornerstone3D image coordinates).
  */
 export function checkAgainstImage(input: AnnotationInput, image: Pick<AnnotatedInstance, 'rows' | 'columns' | 'numberOfFrames'>): void {
-  if (input.frame > image.numberOfFrames) {
-    throw bad(`frame ${input.frame} does not exist: the image has ${image.numberOfFrames} frame(s)`);
-  }
+  checkFrame(input.frame, image);
   const { rows, columns } = image;
-  if (rows === null || columns === null) return; // only images without pixels lack them; the route refuses those
   const outside = input.points.findIndex(([x, y]) => x < 0 || y < 0 || x > columns || y > rows);
   if (outside >= 0) {
     throw bad(`points[${outside}] lies outside the image: x must be within 0..${columns} (columns) and y within 0..${rows} (rows)`);
+  }
+}
+
+/**
+ * Refuses a (1-based) frame number the image does not have, with `code`: BAD_REQUEST for a body's
+ * frame, INVALID_QUERY for GET's `?frame=`.
+ */
+export function checkFrame(frame: number, image: Pick<AnnotatedInstance, 'numberOfFrames'>, code: ErrorCode = 'BAD_REQUEST'): void {
+  if (frame > image.numberOfFrames) {
+    throw new LucidaError(code, `frame ${frame} does not exist: the image has ${image.numberOfFrames} frame(s)`);
   }
 }

@@ -63,7 +63,13 @@ export interface StoredInstance {
   metadata?: DicomJson;
 }
 
-export interface InstanceFilter { studyInstanceUID: string; seriesInstanceUID?: string; sopInstanceUID?: string }
+/**
+ * Which stored instances: those of a study (optionally of one series, or one instance, in it), or one
+ * instance named by its SOP Instance UID alone (unique in the index).
+ */
+export type InstanceFilter =
+  | { studyInstanceUID: string; seriesInstanceUID?: string; sopInstanceUID?: string }
+  | { studyInstanceUID?: undefined; seriesInstanceUID?: undefined; sopInstanceUID: string };
 
 export interface QidoResult {
   matches: DicomJson[];
@@ -102,10 +108,11 @@ export interface InstanceIndex {
    */
   search(query: QidoQuery, retrieveBase: string, scope?: AccessScope): Promise<QidoResult>;
   /**
-   * The patient of a study with stored instances, and whether `scope` lets the caller see it;
-   * undefined when there is no such study.
+   * The patient of a study with stored instances (or of the one holding a stored instance, named by
+   * its SOP Instance UID), and whether `scope` lets the caller see it (that instance); undefined when
+   * there is no such study or instance.
    */
-  studyPatient(studyInstanceUID: string, scope?: AccessScope): Promise<(PatientRef & { visible: boolean }) | undefined>;
+  studyPatient(of: string | { sopInstanceUID: string }, scope?: AccessScope): Promise<(PatientRef & { visible: boolean }) | undefined>;
   /** Records an instance's image-quality figures (the derive job's QA: sharpness, clipping, resolution). */
   setQa(sopInstanceUID: string, qa: unknown): Promise<void>;
 }

@@ -5,32 +5,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { AccessScope } from '../auth/policy.js';
 import type {
   AnnotatedInstance, Annotation, AnnotationAuthor, AnnotationInput, AnnotationKind, AnnotationRepository,
 } from '../annotations/types.js';
 import { isUuid } from '../uuid.js';
 import {
-  annotatedInstanceSql, insertAnnotationSql, instanceOwnerSql, listAnnotationsSql, lockInstanceAnnotationsSql, removeAnnotationSql,
-  supersedeCalibrationSql, type AnnotatedInstanceRow, type AnnotationRow,
+  insertAnnotationSql, listAnnotationsSql, removeAnnotationSql, supersedeCalibrationSql, type AnnotationRow,
 } from './sql/annotations.js';
+import { advisoryXactLockSql } from './sql/statement.js';
 
 export class PostgresAnnotationRepository implements AnnotationRepository {
   constructor(private readonly pool: pg.Pool) {}
-
-  async findInstance(sopInstanceUID: string, scope: AccessScope): Promise<AnnotatedInstance | undefined> {
-    const { rows: [r] } = await this.pool.query<AnnotatedInstanceRow>(annotatedInstanceSql(sopInstanceUID, scope));
-    return r && {
-      patientId: r.patient_id, issuer: r.issuer, studyInstanceUID: r.study_uid, seriesInstanceUID: r.series_uid,
-      sopInstanceUID: r.sop_uid, rows: r.rows, columns: r.columns, numberOfFrames: r.number_of_frames ?? 1,
-      hasPixelData: r.has_pixel_data,
-    };
-  }
-
-  async instanceOwner(sopInstanceUID: string, scope: AccessScope): Promise<{ patientId: string; visible: boolean } | undefined> {
-    const { rows: [r] } = await this.pool.query<{ patient_id: string; visible: boolean }>(instanceOwnerSql(sopInstanceUID, scope));
-    return r && { patientId: r.patient_id, visible: r.visible };
-  }
 
   async list(sopInstanceUID: string, frame: number): Promise<Annotation[]> {
     const { rows } = await this.pool.query<AnnotationRow>(listAnnotationsSql(sopInstanceUID, frame));
@@ -46,7 +31,9 @@ export class PostgresAnnotationRepository implements AnnotationRepository {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query(lockInstanceAnnotationsSql(instance.sopInstanceUID));
+      // Serialises calibrations of one instance, so that superseding the current one and inserting
+      // the new one cannot interleave with another request doing the same.
+      await client.query(advisoryXactLockSql(`annotations:${instance.sopInstanceUID}`));
       await client.query(supersedeCalibrationSql(instance.sopInstanceUID, input.frame, by));
       const { rows: [r] } = await client.query<AnnotationRow>(insert);
       await client.query('COMMIT');

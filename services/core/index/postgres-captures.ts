@@ -11,11 +11,12 @@ import type {
 import type { ConsentInput } from '../capture/types.js';
 import type { SqlExecutor } from '../queue/jobs.js';
 import {
-  accessionInOtherStudySql, advisoryXactLockSql, captureFilesSql, claimFileSql, filesOfCapturesSql, consentForCaptureSql,
+  accessionInOtherStudySql, captureFilesSql, claimFileSql, filesOfCapturesSql, consentForCaptureSql,
   findCaptureByIdempotencyKeySql, findCaptureSql, findFileBySopSql, findStudySql, insertCaptureFileSql, insertCaptureSql,
   insertConsentSql, markFailedSql, markRetryingSql, markStoredSql, maxSeriesNumberSql,
   type CaptureFileRow, type CaptureRow, type ConsentRow, type ExistingStudyRow,
 } from './sql/captures.js';
+import { advisoryXactLockSql } from './sql/statement.js';
 import { isUuid } from '../uuid.js';
 
 

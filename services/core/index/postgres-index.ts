@@ -103,8 +103,8 @@ export class PostgresInstanceIndex implements InstanceIndex {
     };
   }
 
-  async studyPatient(studyInstanceUID: string, scope?: AccessScope): Promise<(PatientRef & { visible: boolean }) | undefined> {
-    const { rows: [r] } = await this.pool.query<{ patient_id: string; issuer: string; visible: boolean }>(studyPatientSql(studyInstanceUID, scope));
+  async studyPatient(of: string | { sopInstanceUID: string }, scope?: AccessScope): Promise<(PatientRef & { visible: boolean }) | undefined> {
+    const { rows: [r] } = await this.pool.query<{ patient_id: string; issuer: string; visible: boolean }>(studyPatientSql(of, scope));
     return r && { id: r.patient_id, issuer: r.issuer, visible: r.visible };
   }
 

@@ -48,11 +48,6 @@ function maxSeriesNumber(studyUid: string): string {
     (SELECT max(f.series_number) FROM capture_files f JOIN captures c ON c.id = f.capture_id WHERE c.study_uid = ${studyUid}))`;
 }
 
-/** A lock held until the transaction ends, on an arbitrary key (`study:<uid>`, `accession:<number>`). */
-export function advisoryXactLockSql(key: string): SqlStatement {
-  return { text: 'SELECT pg_advisory_xact_lock(hashtext($1))', values: [key] };
-}
-
 /** A row when a capture for this accession number went to another study. */
 export function accessionInOtherStudySql(accessionNumber: string, studyInstanceUID: string): SqlStatement {
   return {

@@ -68,19 +68,24 @@ export function setQaSql(sopInstanceUID: string, qa: unknown): SqlStatement {
 }
 
 /**
- * Stored instances of a study (optionally one series / one instance), by series then instance
- * number, limited to `scope`: an instance outside it is simply not found.
+ * Stored instances of a study (optionally one series / one instance), or the one instance with a SOP
+ * Instance UID, by series then instance number, limited to `scope`: an instance outside it is simply
+ * not found.
  */
 export function findInstancesSql(filter: InstanceFilter, withMetadata = false, scope: AccessScope = {}): SqlStatement {
+  // The type requires one of the two; a caller that got round it must not read the whole index.
+  if (filter.studyInstanceUID === undefined && filter.sopInstanceUID === undefined) throw new Error('findInstancesSql: no study or instance UID');
   const params = new Params();
-  const where = [`st.study_uid = ${params.add(filter.studyInstanceUID)}`, `i.status = 'stored'`];
+  const where = [`i.status = 'stored'`];
+  if (filter.studyInstanceUID !== undefined) where.push(`st.study_uid = ${params.add(filter.studyInstanceUID)}`);
   if (filter.seriesInstanceUID !== undefined) where.push(`se.series_uid = ${params.add(filter.seriesInstanceUID)}`);
   if (filter.sopInstanceUID !== undefined) where.push(`i.sop_uid = ${params.add(filter.sopInstanceUID)}`);
   where.push(...patientScopeConditions(scope, params), ...instanceScopeConditions(scope, params, 'i'));
-  // A few fixed shapes (study/series/instance, with or without metadata, scope): each is prepared once per connection.
-  const shape = filter.sopInstanceUID !== undefined ? 'i' : '';
+  // A few fixed shapes (which UIDs, with or without metadata, scope): each is prepared once per connection.
+  const shape = `${filter.studyInstanceUID !== undefined ? 'st' : ''}${filter.seriesInstanceUID !== undefined ? 's' : ''}`
+    + `${filter.sopInstanceUID !== undefined ? 'i' : ''}${withMetadata ? '-m' : ''}`;
   return {
-    name: `lucida-find-instances-${filter.seriesInstanceUID !== undefined ? 's' : ''}${shape}${withMetadata ? '-m' : ''}-${scopeShape(scope)}`,
+    name: `lucida-find-instances-${shape}-${scopeShape(scope)}`,
     text: `SELECT st.study_uid, se.series_uid, i.sop_uid, i.sop_class_uid, i.transfer_syntax_uid, i.object_key,
                   i.size_bytes, i.sha256, i.number_of_frames, i.metadata ? '7FE00010' AS has_pixel_data,
                   coalesce(i.qa ? 'undecodable', false) AS undecodable, p.patient_id, p.issuer${withMetadata ? ', i.metadata' : ''}
@@ -95,13 +100,14 @@ export function findInstancesSql(filter: InstanceFilter, withMetadata = false, s
 }
 
 /**
- * The patient of a study, and whether the caller (scope) may see any of it. For the launch (whose
- * patient is a study UID's) and for telling a scoped 404 that hid another patient's data (audited as
- * denied) from one where nothing exists.
+ * The patient of a study (or of the study holding an instance, named by its SOP Instance UID), and
+ * whether the caller (scope) may see any of it (that instance). For the launch (whose patient is a
+ * study UID's) and for telling a scoped 404 that hid another patient's data (audited as denied) from
+ * one where nothing exists.
  */
-export function studyPatientSql(studyInstanceUID: string, scope: AccessScope = {}): SqlStatement {
+export function studyPatientSql(of: string | { sopInstanceUID: string }, scope: AccessScope = {}): SqlStatement {
   const params = new Params();
-  const study = params.add(studyInstanceUID);
+  const match = typeof of === 'string' ? `st.study_uid = ${params.add(of)}` : `i.sop_uid = ${params.add(of.sopInstanceUID)}`;
   const visible = [...patientScopeConditions(scope, params), ...instanceScopeConditions(scope, params, 'i')];
   return {
     text: `SELECT p.patient_id, p.issuer,
@@ -109,7 +115,7 @@ export function studyPatientSql(studyInstanceUID: string, scope: AccessScope = {
            FROM studies st
            JOIN patients p ON p.pk = st.patient_fk
            JOIN instances i ON i.study_fk = st.pk AND i.status = 'stored'
-           WHERE st.study_uid = ${study}
+           WHERE ${match}
            ORDER BY 3 DESC
            LIMIT 1`,
     values: params.values,

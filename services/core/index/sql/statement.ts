@@ -31,3 +31,11 @@ export function escapeLike(text: string): string {
 export function wildcardToLike(pattern: string): string {
   return escapeLike(pattern).replace(/\*/g, '%').replace(/\?/g, '_');
 }
+
+/**
+ * A lock held until the transaction ends, on an arbitrary key (`study:<uid>`, `annotations:<sop>`):
+ * serialises transactions that must not interleave but share no row to lock.
+ */
+export function advisoryXactLockSql(key: string): SqlStatement {
+  return { text: 'SELECT pg_advisory_xact_lock(hashtext($1))', values: [key] };
+}
