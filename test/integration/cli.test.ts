@@ -1,6 +1,7 @@
 /**
  * The one-command start: `lucida all` on embedded defaults prints its URLs, serves, issues tokens
- * with `lucida token`, and on SIGTERM finishes, stops the queue and the embedded Postgres, exit 0.
+ * with `lucida token`, lets `lucida migrate` and `audit-verify` work on its database meanwhile, and on
+ * SIGTERM finishes, stops the queue and the embedded Postgres, exit 0.
  */
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -33,6 +34,14 @@ describe('lucida CLI', () => {
     const { stdout: token } = await run(process.execPath, ['--import', 'tsx', 'services/cli.ts', 'token', '--role', 'clinician'], { env });
     const base = `http://127.0.0.1:${port}`;
     await request(base).get('/dicomweb/studies').set('Authorization', `Bearer ${token.trim()}`).expect(200);
+    await request(base).get('/readyz').expect(200);
+
+    // One-off commands on the same DATA_DIR use the embedded Postgres this server runs (a second
+    // postmaster on its files would fail on their lock), and leave it running.
+    const { stdout: migrated } = await run(process.execPath, ['--import', 'tsx', 'services/cli.ts', 'migrate'], { env });
+    expect(migrated).toContain('database is up to date');
+    const { stdout: verified } = await run(process.execPath, ['--import', 'tsx', 'services/cli.ts', 'audit-verify'], { env });
+    expect(verified).toMatch(/^audit chain OK: [1-9]\d* events/);
     await request(base).get('/readyz').expect(200);
 
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

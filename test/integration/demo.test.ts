@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import request from 'supertest';
 import { demoPhotoLayout } from '../../services/core/demo/demo-photos.js';
-import { DEMO_SEEDER_SUBJECT, describeDemo, seedDemo, type SeededDemo } from '../../services/core/demo/seed.js';
+import { DEMO_SEEDER_SUBJECT, describeDemo, seedDemo, type SeededDemo, type SeededStudy } from '../../services/core/demo/seed.js';
 import type { DicomJson } from '../../services/core/dicom/json.types.js';
 import { jsonValue } from '../helpers/dicom-json.js';
 import { freePort } from '../helpers/net.js';
@@ -25,7 +25,10 @@ import { waitFor } from '../helpers/wait.js';
 const run = promisify(execFile);
 const SIZE = { width: 640, height: 480 };
 const OPTIONS = { size: SIZE, studiesForFirstPatient: 3, patients: 3 };
-const TAG = { StudyUID: '0020000D', SeriesUID: '0020000E', SopUID: '00080018', PatientName: '00100010', ContentDate: '00080023', AcquisitionDateTime: '0008002A' };
+const TAG = {
+  StudyUID: '0020000D', SeriesUID: '0020000E', SopUID: '00080018', PatientName: '00100010', ContentDate: '00080023', AcquisitionDateTime: '0008002A',
+  ImageLaterality: '00200062', AnatomicRegionSequence: '00082218', ViewCodeSequence: '00540220', CodeValue: '00080100',
+};
 
 describe('demo data', () => {
   let srv: TestServer;
@@ -43,6 +46,13 @@ describe('demo data', () => {
 
   const qido = async (path: string): Promise<DicomJson[]> =>
     (await request(srv.url).get(path).set('Authorization', `Bearer ${clinician}`).expect(200)).body;
+  /** The archive's stored metadata of one demo photograph (WADO-RS). */
+  const metadata = async (study: SeededStudy, img: SeededStudy['images'][number]) =>
+    ((await request(srv.url)
+      .get(`/dicomweb/studies/${study.studyInstanceUID}/series/${img.seriesInstanceUID}/instances/${img.sopInstanceUID}/metadata`)
+      .set('Authorization', `Bearer ${clinician}`).expect(200)).body as DicomJson[])[0];
+  /** The first code of a code sequence (e.g. AnatomicRegionSequence) in a stored instance. */
+  const codeIn = (meta: DicomJson, sequence: string) => jsonValue(jsonValue(meta, sequence) as DicomJson, TAG.CodeValue);
   const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'services/cli.ts', ...args], {
     env: {
       ...process.env, DATA_DIR: srv.config.dataDir, EMBEDDED_PG_PORT: String(srv.config.embeddedPostgresPort),
@@ -63,6 +73,7 @@ describe('demo data', () => {
   });
 
   it('keeps the EXIF acquisition date of every photograph, the visits in the designed order', async () => {
+    const contentDates = new Map<string, unknown>();
     for (const p of demo.patients) {
       const instances = await qido(`/dicomweb/instances?PatientID=${p.nhsNumber}&includefield=${TAG.ContentDate}&includefield=${TAG.AcquisitionDateTime}`);
       expect(instances).toHaveLength(p.studies.flatMap((s) => s.images).length);
@@ -72,31 +83,32 @@ describe('demo data', () => {
           expect(jsonValue(found, TAG.StudyUID)).toBe(study.studyInstanceUID);
           expect(jsonValue(found, TAG.ContentDate)).toBe(study.takenAt.contentDate);
           expect(jsonValue(found, TAG.AcquisitionDateTime)).toBe(study.takenAt.acquisitionDateTime);
+          contentDates.set(img.sopInstanceUID, jsonValue(found, TAG.ContentDate));
         }
       }
       const times = p.studies.map((s) => new Date(s.takenAt.iso).getTime());
       expect(times).toEqual([...times].sort((a, b) => a - b));
     }
+    // As the archive stores them: Alice's three visits over twelve months, the monitored naevus
+    // photographed at the same site and side at every one.
     const alice = demo.patients[0];
-    expect(alice.studies.map((s) => s.takenAt.date)).toEqual(['2025-01-07', '2025-07-07', '2025-12-30']);
-    // The monitored lesion grows, photographed at the same site at every visit.
-    expect(alice.studies.map((s) => [s.images[0].site.code, s.images[0].laterality, s.images[0].lesion.diameterMm]))
-      .toEqual([['70559009', 'R', 5], ['70559009', 'R', 7.5], ['70559009', 'R', 10]]);
+    expect(alice.studies.map((s) => contentDates.get(s.images[0].sopInstanceUID))).toEqual(['20250107', '20250707', '20251230']);
+    const monitored = await Promise.all(alice.studies.map((s) => metadata(s, s.images[0])));
+    expect(monitored.map((m) => [codeIn(m, TAG.AnatomicRegionSequence), jsonValue(m, TAG.ImageLaterality)]))
+      .toEqual([['70559009', 'R'], ['70559009', 'R'], ['70559009', 'R']]);
   });
 
   it('records body site, laterality, view and camera in the instances', async () => {
     const study = demo.patients[0].studies[0];
-    const oblique = study.images[1];
-    const [meta] = (await request(srv.url)
-      .get(`/dicomweb/studies/${study.studyInstanceUID}/series/${oblique.seriesInstanceUID}/instances/${oblique.sopInstanceUID}/metadata`)
-      .set('Authorization', `Bearer ${clinician}`).expect(200)).body as DicomJson[];
-    expect(jsonValue(meta, '00200062')).toBe('R'); // ImageLaterality
+    const meta = await metadata(study, study.images[1]); // the oblique view of the forearm
+    expect(jsonValue(meta, TAG.ImageLaterality)).toBe('R');
     expect(jsonValue(meta, '00080070')).toBe('Canon');
     expect(jsonValue(meta, '00081090')).toBe('EOS R6');
-    expect(jsonValue(jsonValue(meta, '00082218') as DicomJson, '00080100')).toBe('70559009'); // AnatomicRegionSequence
-    expect(jsonValue(jsonValue(meta, '00540220') as DicomJson, '00080100')).toBe('399182000'); // ViewCodeSequence: oblique
-    const face = study.images[2];
-    expect(face.site.code).toBe('73897004');
+    expect(codeIn(meta, TAG.AnatomicRegionSequence)).toBe('70559009');
+    expect(codeIn(meta, TAG.ViewCodeSequence)).toBe('399182000'); // oblique
+    const face = await metadata(study, study.images[2]);
+    expect(codeIn(face, TAG.AnatomicRegionSequence)).toBe('73897004'); // Skin of face
+    expect(jsonValue(face, TAG.ImageLaterality)).toBe('U');
   });
 
   it('renders the photograph in true colour: each patch centre within 6 levels, ruler ticks where the layout puts them', async () => {

@@ -1,4 +1,4 @@
-import { isValidNhsNumber, normalizeNhsNumber } from './nhs-number.js';
+import { formatNhsNumber, isValidNhsNumber, normalizeNhsNumber } from './nhs-number.js';
 
 describe('normalizeNhsNumber', () => {
   it.each([
@@ -12,6 +12,19 @@ describe('normalizeNhsNumber', () => {
 
   it('leaves other characters for the validator to refuse', () => {
     expect(normalizeNhsNumber('943.476.5919')).toBe('943.476.5919');
+  });
+});
+
+describe('formatNhsNumber', () => {
+  it.each([
+    ['9434765919', '943 476 5919'],
+    ['9990001006', '999 000 1006'],
+  ])('groups %s 3-3-4 as %j', (digits, grouped) => {
+    expect(formatNhsNumber(digits)).toBe(grouped);
+  });
+
+  it('is undone by normalizeNhsNumber', () => {
+    expect(normalizeNhsNumber(formatNhsNumber('9449305552'))).toBe('9449305552');
   });
 });
 

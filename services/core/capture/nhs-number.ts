@@ -10,6 +10,14 @@ export function normalizeNhsNumber(raw: string): string {
 }
 
 /**
+ * A normalised NHS number grouped 3-3-4 as people write it and the NHS prints it
+ * ("9434765919" → "943 476 5919"), for a person at a terminal or on screen; never for a log.
+ */
+export function formatNhsNumber(nhs: string): string {
+  return `${nhs.slice(0, 3)} ${nhs.slice(3, 6)} ${nhs.slice(6)}`;
+}
+
+/**
  * True when `s` is exactly ten ASCII digits whose check digit is right: the first nine digits are
  * weighted 10 down to 2, the sum is taken modulo 11, and the check digit is 11 − remainder, where 11
  * means 0 and 10 means the number is invalid (such numbers are never issued).

@@ -3,11 +3,11 @@
  * for a developer or a demo without an EPR. Same parsing (parseLaunchBody), same launch service and
  * same one-time URL (PUBLIC_BASE_URL/viewer/#launch=<code>), with no HTTP in between.
  *
- * Honest about who asked: the launch is recorded as launched by {@link CLI_SUBJECT} through client
- * {@link CLI_CLIENT_ID}, for the user named (by default the operating-system user running the
- * command), and one audit event is appended as the route's would be (action `launch`, method `CLI`,
- * route `lucida launch`), also when the launch is refused. The launch table only knows the ways
- * `epr` and `iid`: the command line stands in for an EPR, so its launches are `epr`.
+ * Honest about who asked: the launch is recorded as launched by 'cli' through client 'lucida-cli',
+ * for the user named (by default the operating-system user running the command), and one audit
+ * event is appended as the route's would be (action `launch`, method `CLI`, route `lucida launch`),
+ * also when the launch is refused. The launch table only knows the ways `epr` and `iid`: the
+ * command line stands in for an EPR, so its launches are `epr`.
  */
 import os from 'node:os';
 import { LaunchService, parseLaunchBody, type CreatedLaunch, type LaunchServiceDeps } from '../auth/launch.js';
@@ -15,9 +15,9 @@ import { isUserId } from '../auth/principal.js';
 import type { AuditLog } from '../audit/types.js';
 import { isLucidaError } from '../errors.js';
 
-/** The subject recorded as having launched (launches.launched_by, the audit event's subject). */
-export const CLI_SUBJECT = 'cli';
-export const CLI_CLIENT_ID = 'lucida-cli';
+/** The subject recorded as having launched (launches.launched_by, the audit event's subject), and its client. */
+const CLI_SUBJECT = 'cli';
+const CLI_CLIENT_ID = 'lucida-cli';
 
 export interface CommandLineLaunchDeps extends Omit<LaunchServiceDeps, 'signSession'> {
   audit: AuditLog;

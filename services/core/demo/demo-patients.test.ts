@@ -3,8 +3,8 @@
  * in studio hours, a lesion that grows, every consent level, and metadata the capture API accepts.
  */
 import { parseCaptureMetadata } from '../capture/metadata.js';
-import { isValidNhsNumber } from '../capture/nhs-number.js';
-import { demoCaptureMetadata, demoNhsNumber, demoPlan, formatNhsNumber, londonDateTime } from './demo-patients.js';
+import { formatNhsNumber, isValidNhsNumber } from '../capture/nhs-number.js';
+import { demoCaptureMetadata, demoNhsNumber, demoPlan, londonDateTime } from './demo-patients.js';
 
 describe('demo NHS numbers', () => {
   it('are valid, in the 999 test range, and distinct', () => {

@@ -80,10 +80,10 @@ export interface DemoPlanOptions {
   patients?: number;
 }
 
-export const DEFAULT_DEMO_PLAN = { studiesForFirstPatient: 6, patients: 3 } as const;
-export const DEMO_HOSPITAL_ISSUER = 'DEMO-TRUST';
+const DEFAULT_DEMO_PLAN = { studiesForFirstPatient: 6, patients: 3 } as const;
+const DEMO_HOSPITAL_ISSUER = 'DEMO-TRUST';
 /** Staff and place as the demo captures record them (no real person). */
-export const DEMO_STAFF = {
+const DEMO_STAFF = {
   photographer: 'PHOTOGRAPHER^Demo',
   consentTakenBy: 'Demo Photographer',
   referringClinician: 'DERMATOLOGIST^Demo',
@@ -118,24 +118,19 @@ const PEOPLE: { given: string; sex: 'M' | 'F'; birthDate: string; skin: Rgb }[] 
 ];
 
 /**
- * The n-th demo NHS number (n ≥ 1): the first number from 999 000 n00 upwards whose modulus 11 check
- * digit exists. The 999 range is never issued to patients (NHS test numbers).
+ * The n-th demo NHS number (n ≥ 1): the first nine digits from 999 000 n00 upwards that some check
+ * digit makes valid (for some, the modulus 11 check gives 10: none does), with that digit.
+ * The 999 range is never issued to patients (NHS test numbers).
  */
 export function demoNhsNumber(n: number): string {
   for (let k = 0; k < 100; k++) {
     const nine = String(999_000_000 + n * 100 + k);
-    let sum = 0;
-    for (let i = 0; i < 9; i++) sum += Number(nine[i]) * (10 - i);
-    const check = 11 - (sum % 11);
-    if (check === 10) continue;
-    const nhs = nine + String(check === 11 ? 0 : check);
-    if (isValidNhsNumber(nhs)) return nhs;
+    for (let d = 0; d <= 9; d++) {
+      if (isValidNhsNumber(`${nine}${d}`)) return `${nine}${d}`;
+    }
   }
   throw new RangeError(`no demo NHS number for ${n}`);
 }
-
-/** "9990001006" → "999 000 1006", as people write it. */
-export const formatNhsNumber = (nhs: string): string => `${nhs.slice(0, 3)} ${nhs.slice(3, 6)} ${nhs.slice(6)}`;
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 

@@ -78,11 +78,11 @@ const INK_RGB: Rgb = [18, 18, 18];
 /** Short axis / long axis of every lesion. */
 const LESION_ASPECT = 0.8;
 /** Largest lesion (long axis, mm): it stays clear of the colour card and the ruler at every size. */
-export const MAX_LESION_MM = 20;
+const MAX_LESION_MM = 20;
 /** Smallest photo the layout fits (patches of 120 px, ruler and lesion apart). */
-export const MIN_DEMO_PHOTO = { width: 640, height: 480 } as const;
+const MIN_DEMO_PHOTO = { width: 640, height: 480 } as const;
 /** Largest: 8 000 px a side (the capture API's pixel limit is far above 64 MP anyway). */
-export const MAX_DEMO_PHOTO_SIDE = 8000;
+const MAX_DEMO_PHOTO_SIDE = 8000;
 
 /**
  * Where everything is in a width × height demo photo with a lesion of `lesionDiameterMm` (long axis).
@@ -170,7 +170,7 @@ export interface DemoPhotoScene {
   camera?: { make: string; model: string };
 }
 
-export const DEMO_CAMERA = { make: 'Canon', model: 'EOS R6' } as const;
+const DEMO_CAMERA = { make: 'Canon', model: 'EOS R6' } as const;
 
 const LESION_COLOURS: Record<DemoPhotoScene['lesion']['kind'], { centre: Rgb; edge: Rgb }> = {
   naevus: { centre: [78, 48, 34], edge: [124, 84, 60] },

@@ -15,14 +15,15 @@
  * Logs carry capture ids and UIDs only: never the demo names or NHS numbers.
  */
 import type { Logger } from 'pino';
+import { formatNhsNumber } from '../capture/nhs-number.js';
 import type { ConsentLevel } from '../capture/types.js';
-import { demoCaptureMetadata, demoPlan, formatNhsNumber, type DemoCode, type DemoDateTime, type DemoPlanOptions } from './demo-patients.js';
+import { demoCaptureMetadata, demoPlan, type DemoCode, type DemoDateTime, type DemoPlanOptions } from './demo-patients.js';
 import { renderDemoPhoto, type DemoPhotoScene } from './demo-photos.js';
 
 /** The token subject demo captures are made as (Idempotency-Keys are per subject). */
 export const DEMO_SEEDER_SUBJECT = 'demo-seeder';
 /** Default photo size: 3.1 MP, above the image-QA minimum of 2 MP, 4:3 like most cameras. */
-export const DEFAULT_DEMO_SIZE = { width: 2048, height: 1536 } as const;
+const DEFAULT_DEMO_SIZE = { width: 2048, height: 1536 } as const;
 /** Version of the demo content: change it when the plan or the photographs change. */
 const DEMO_VERSION = 'lucida-demo-v1';
 
@@ -90,7 +91,7 @@ export interface SeededDemo {
 }
 
 /** A refusal or failure of the archive while seeding. The message names capture ids, never patients. */
-export class DemoSeedError extends Error {}
+class DemoSeedError extends Error {}
 
 interface CaptureStatus {
   id: string;

