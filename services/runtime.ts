@@ -72,7 +72,7 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
   const index = new PostgresInstanceIndex(pool);
   const captures = new PostgresCaptureRepository(pool);
   // One pg-boss per process: the API sends jobs, the worker role also works them.
-  const queue = await PgBossQueue.start({ databaseUrl, log, retry: config.photos });
+  const queue = await PgBossQueue.start({ databaseUrl, log, retry: { ...config.photos, heartbeatSeconds: config.jobHeartbeatSeconds } });
   started.push(() => queue.stop());
   const ingest = { index, store, log, pendingTimeoutSeconds: config.pendingTimeoutSeconds, queue };
 

@@ -37,11 +37,31 @@ describe('configuration', () => {
     [{ PHOTO_MAX_MEGAPIXELS: '101' }, /PHOTO_MAX_MEGAPIXELS must be at most 100/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ DATABASE_URL: 'not a url' }, /DATABASE_URL must be a URL/],
-    [{ S3_ENDPOINT: 'http://minio:9000' }, /S3_ENDPOINT is set/],
+    [{ S3_ENDPOINT: 'http://minio:9000' }, /S3_ACCESS_KEY and S3_SECRET_KEY/],
+    [{ S3_ENDPOINT: 'ftp://minio', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' }, /S3_ENDPOINT must be an http or https URL/],
+    [{ S3_ENDPOINT: 'http://minio:9000/lucida', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' }, /name the bucket in S3_BUCKET/],
+    [{ S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_BUCKET: 'Has_Upper' }, /S3_BUCKET must be a valid bucket name/],
+    [{ S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_PATH_STYLE: 'yes' }, /S3_PATH_STYLE must be true or false/],
+    [{ S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_PART_SIZE_MB: '4' }, /S3_PART_SIZE_MB must be at least 5/],
+    [{ JOB_HEARTBEAT_SECONDS: '5' }, /JOB_HEARTBEAT_SECONDS must be at least 10/],
     [{ STOW_MAX_PARTS: '0' }, /STOW_MAX_PARTS must be at least 1/],
   ])('fails fast with a message naming the variable: %j', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('takes the S3 store\'s settings only with S3_ENDPOINT, with MinIO-friendly defaults', () => {
+    expect(loadConfig({}).s3).toBeUndefined();
+    expect(loadConfig({ S3_ENDPOINT: 'https://minio.internal:9000', S3_ACCESS_KEY: 'ak', S3_SECRET_KEY: 'sk' }).s3).toEqual({
+      endpoint: 'https://minio.internal:9000', bucket: 'lucida', accessKey: 'ak', secretKey: 'sk', region: 'us-east-1',
+      pathStyle: true, createBucket: false, partSizeBytes: 16 * 1024 * 1024,
+    });
+    const c = loadConfig({
+      S3_ENDPOINT: 'http://s3.example', S3_ACCESS_KEY: 'ak', S3_SECRET_KEY: 'sk', S3_BUCKET: 'medphoto-prod',
+      S3_REGION: 'eu-west-2', S3_PATH_STYLE: 'false', S3_CREATE_BUCKET: 'true', S3_PART_SIZE_MB: '64',
+    }).s3;
+    expect(c).toMatchObject({ bucket: 'medphoto-prod', region: 'eu-west-2', pathStyle: false, createBucket: true, partSizeBytes: 64 * 1024 * 1024 });
+    expect(loadConfig({}).jobHeartbeatSeconds).toBe(schema.properties.JOB_HEARTBEAT_SECONDS.default);
   });
 
   describe('secrets from files (NAME_FILE, as Docker and Kubernetes secrets are mounted)', () => {
@@ -55,7 +75,7 @@ describe('configuration', () => {
     };
 
     it('covers the variables that hold credentials', () => {
-      expect(SECRET_VARIABLES).toContain('DATABASE_URL');
+      expect(SECRET_VARIABLES).toEqual(expect.arrayContaining(['DATABASE_URL', 'S3_ACCESS_KEY', 'S3_SECRET_KEY']));
     });
 
     it('reads the value from the file, without its trailing newline', () => {

@@ -73,6 +73,23 @@ export interface Config {
     /** How long STOW-RS (JSON + bulk data) waits for its conversions before answering. */
     stowWaitSeconds: number;
   };
+  /**
+   * S3-compatible object store (MinIO in production); absent = the filesystem store under
+   * DATA_DIR/objects.
+   */
+  s3?: {
+    /** http(s)://host[:port]; the scheme decides TLS. */
+    endpoint: string;
+    bucket: string; accessKey: string; secretKey: string; region: string;
+    /** Path-style addressing (http://host/bucket/key): MinIO and most on-premises S3 need it. */
+    pathStyle: boolean;
+    /** Create the bucket at start when it is missing (needs the s3:CreateBucket permission). */
+    createBucket: boolean;
+    /** Size of each multipart-upload part: also the most memory one upload holds. */
+    partSizeBytes: number;
+  };
+  /** A worker that sends no heartbeat for this long is taken to be dead: its jobs go to another worker. */
+  jobHeartbeatSeconds: number;
   /** Seconds after which a 'pending' instance row is considered abandoned by its request. */
   pendingTimeoutSeconds: number;
   /** Idle seconds before an incoming request body is abandoned (slow clients). */
@@ -103,6 +120,37 @@ function url(env: Env, name: string): string | undefined {
     throw new ConfigError(SECRET_VARIABLES.includes(name) ? `${name} must be a URL (value not shown: it may hold a password)` : `${name} must be a URL, got "${raw}"`);
   }
   return raw;
+}
+
+function bool(env: Env, name: string, dflt: boolean): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '') return dflt;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+/** The S3 store's settings when S3_ENDPOINT is set; the other S3 variables are then checked. */
+function s3(env: Env): Config['s3'] {
+  const endpoint = url(env, 'S3_ENDPOINT');
+  if (!endpoint) return undefined;
+  const { protocol, pathname, search } = new URL(endpoint);
+  if (protocol !== 'http:' && protocol !== 'https:') throw new ConfigError(`S3_ENDPOINT must be an http or https URL, got "${endpoint}"`);
+  if ((pathname !== '/' && pathname !== '') || search) throw new ConfigError('S3_ENDPOINT is the server only (scheme, host, port): name the bucket in S3_BUCKET');
+  const accessKey = env.S3_ACCESS_KEY ?? '';
+  const secretKey = env.S3_SECRET_KEY ?? '';
+  if (!accessKey || !secretKey) throw new ConfigError('S3_ACCESS_KEY and S3_SECRET_KEY (or S3_ACCESS_KEY_FILE and S3_SECRET_KEY_FILE) are required with S3_ENDPOINT');
+  const bucket = env.S3_BUCKET || 'lucida';
+  // S3 bucket naming rules (3-63 lower-case letters, digits, dots and hyphens).
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError(`S3_BUCKET must be a valid bucket name (3-63 of a-z 0-9 . -), got "${bucket}"`);
+  return {
+    endpoint, bucket, accessKey, secretKey,
+    region: env.S3_REGION || 'us-east-1',
+    pathStyle: bool(env, 'S3_PATH_STYLE', true),
+    createBucket: bool(env, 'S3_CREATE_BUCKET', false),
+    // S3's smallest part is 5 MiB; its largest object (10,000 parts) then still exceeds any instance.
+    partSizeBytes: int(env, 'S3_PART_SIZE_MB', 16, 5, 512) * 1024 * 1024,
+  };
 }
 
 function list(env: Env, name: string): string[] {
@@ -173,7 +221,7 @@ function withSecretFiles(env: Env, names: string[]): Env {
 }
 
 /** Variables that may hold credentials, and so may be given as NAME_FILE. */
-export const SECRET_VARIABLES = ['DATABASE_URL'];
+export const SECRET_VARIABLES = ['DATABASE_URL', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -183,9 +231,6 @@ export function loadConfig(processEnv: Env = process.env): Config {
   if (port > 65535) throw new ConfigError(`PORT must be at most 65535, got ${port}`);
   const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
-  if (env.S3_ENDPOINT) {
-    throw new ConfigError('S3_ENDPOINT is set, but this version has only the filesystem object store; unset it');
-  }
   const MiB = 1024 * 1024;
   // With the hospital's IdP, group names are the IdP's: a group that happens to be called "admin"
   // must not make its members Lucida admins. The embedded issuer's tokens carry Lucida roles.
@@ -252,6 +297,9 @@ export function loadConfig(processEnv: Env = process.env): Config {
       retryDelaySeconds: int(env, 'JOB_RETRY_DELAY_SECONDS', 2, 0),
       stowWaitSeconds: int(env, 'STOW_CONVERT_WAIT_SECONDS', 120, 1),
     },
+    s3: s3(env),
+    // pg-boss refuses heartbeats under 10 s.
+    jobHeartbeatSeconds: int(env, 'JOB_HEARTBEAT_SECONDS', 30, 10, 3600),
     pendingTimeoutSeconds: int(env, 'PENDING_TIMEOUT_SECONDS', 900, 1),
     requestTimeoutSeconds: int(env, 'REQUEST_TIMEOUT_SECONDS', 60, 1),
   };

@@ -40,6 +40,7 @@ class FaultyStore implements ObjectStore {
   get(key: string, range?: { start: number; end?: number }) { return this.inner.get(key, range); }
   delete(key: string) { return this.inner.delete(key); }
   exists(key: string) { return this.inner.exists(key); }
+  list(prefix: string) { return this.inner.list(prefix); }
 }
 
 const METADATA = {
@@ -68,7 +69,7 @@ describe('convert-photo on pg-boss', () => {
     captures = new PostgresCaptureRepository(db.pool);
     index = new PostgresInstanceIndex(db.pool);
     // Two retries, no delay: three attempts in all, then the dead-letter queue.
-    queue = await PgBossQueue.start({ databaseUrl: db.url, log, retry: { retryLimit: 2, retryDelaySeconds: 0 } });
+    queue = await PgBossQueue.start({ databaseUrl: db.url, log, retry: { retryLimit: 2, retryDelaySeconds: 0, heartbeatSeconds: 30 } });
     worker = await startWorker({
       queue, pending: new PostgresPendingRows(db.pool), captures, log, maxPixels: 1e8, concurrency: 2,
       ingest: { index, store, log, pendingTimeoutSeconds: 900, queue },

@@ -115,7 +115,7 @@ describe('reconciliation of abandoned stores', () => {
 
   it('runs as a pg-boss job when the worker starts', async () => {
     const stale = await abandon(3600);
-    const queue = await PgBossQueue.start({ databaseUrl: db.url, log, retry: { retryLimit: 1, retryDelaySeconds: 0 } });
+    const queue = await PgBossQueue.start({ databaseUrl: db.url, log, retry: { retryLimit: 1, retryDelaySeconds: 0, heartbeatSeconds: 30 } });
     const worker = await startWorker({
       queue, pending: new PostgresPendingRows(db.pool), captures: new PostgresCaptureRepository(db.pool), log,
       ingest: { index, store, log, pendingTimeoutSeconds: 900, queue }, maxPixels: 1e8, concurrency: 1,

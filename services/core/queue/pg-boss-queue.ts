@@ -7,13 +7,25 @@ import { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import { DEAD_LETTER, JOBS, type JobName, type JobPayloads, type JobQueue, type SqlExecutor } from './jobs.js';
 
-export interface RetryPolicy { retryLimit: number; retryDelaySeconds: number }
+export interface RetryPolicy {
+  retryLimit: number; retryDelaySeconds: number;
+  /**
+   * A worker process sends a heartbeat for each job it holds every half of this; a job whose worker
+   * went silent (killed, frozen, partitioned) is failed and retried by another worker after it.
+   */
+  heartbeatSeconds: number;
+}
 
 export class PgBossQueue implements JobQueue {
   private constructor(readonly boss: PgBoss) {}
 
   static async start(opts: { databaseUrl: string; log: Logger; retry: RetryPolicy }): Promise<PgBossQueue> {
-    const boss = new PgBoss({ connectionString: opts.databaseUrl, schema: 'pgboss', max: 4, useListenNotify: true });
+    // Supervision (which retries the jobs of silent workers) runs as often as heartbeats are due, so a
+    // killed worker's job is picked up by another within about two heartbeat intervals.
+    const boss = new PgBoss({
+      connectionString: opts.databaseUrl, schema: 'pgboss', max: 4, useListenNotify: true,
+      superviseIntervalSeconds: Math.min(60, opts.retry.heartbeatSeconds),
+    });
     boss.on('error', (err) => opts.log.error({ err }, 'queue error'));
     await boss.start();
     // Work on photos is retried with exponential backoff, then dead-lettered (and the capture status
@@ -21,7 +33,7 @@ export class PgBossQueue implements JobQueue {
     const backoff = opts.retry.retryDelaySeconds > 0;
     const retrying = {
       retryLimit: opts.retry.retryLimit, retryDelay: opts.retry.retryDelaySeconds, retryBackoff: backoff,
-      ...(backoff ? { retryDelayMax: 300 } : {}), expireInSeconds: 300, notify: true,
+      ...(backoff ? { retryDelayMax: 300 } : {}), expireInSeconds: 300, heartbeatSeconds: opts.retry.heartbeatSeconds, notify: true,
     };
     try {
       for (const name of Object.values(DEAD_LETTER)) await boss.createQueue(name);

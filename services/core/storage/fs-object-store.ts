@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { LucidaError } from '../errors.js';
-import { assertValidKey, type ByteRange, type ObjectStore } from './object-store.js';
+import { assertValidKey, type ByteRange, type ObjectStore, type StoredObject } from './object-store.js';
 
 /** Temporary files and directories untouched for this long were left by a process that died. */
 const STALE_TEMPORARY_MS = 3600_000;
@@ -108,6 +108,27 @@ export class FsObjectStore implements ObjectStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
+  }
+
+  /** Walks the directories under the root (one level at a time), skipping the temporary area. */
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    const walk = async function* (dir: string, keyPrefix: string): AsyncGenerator<StoredObject> {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(ignoreMissing([]));
+      for (const entry of entries) {
+        const key = keyPrefix + entry.name;
+        if (key === '.tmp') continue;
+        // Only the subtrees that can hold keys starting with the prefix.
+        if (!(key.startsWith(prefix) || prefix.startsWith(key + '/'))) continue;
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+          yield* walk(full, key + '/');
+        } else if (entry.isFile() && key.startsWith(prefix)) {
+          const s = await stat(full).catch(ignoreMissing(undefined));
+          if (s) yield { key, sizeBytes: s.size };
+        }
+      }
+    };
+    yield* walk(this.root, '');
   }
 }
 

@@ -68,6 +68,24 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
       expect(await store.exists('del/d.bin')).toBeNull();
     });
 
+    it('lists the objects under a prefix with their sizes, and nothing of a failed put', async () => {
+      await store.put('list/a/one.bin', Buffer.from('1'));
+      await store.put('list/a/two.bin', Buffer.from('22'));
+      await store.put('list/b/three.bin', Buffer.from('333'));
+      await store.put('listing-not-under/x.bin', Buffer.from('x'));
+      const listed = async (prefix: string) => {
+        const out: [string, number][] = [];
+        for await (const o of store.list(prefix)) out.push([o.key, o.sizeBytes]);
+        return out.sort(([a], [b]) => a.localeCompare(b));
+      };
+      expect(await listed('list/')).toEqual([['list/a/one.bin', 1], ['list/a/two.bin', 2], ['list/b/three.bin', 3]]);
+      expect(await listed('list/a/')).toEqual([['list/a/one.bin', 1], ['list/a/two.bin', 2]]);
+      expect(await listed('nothing-here/')).toEqual([]);
+      const all = (await listed('')).map(([k]) => k);
+      expect(all).toEqual(expect.arrayContaining(['list/a/one.bin', 'listing-not-under/x.bin', 'a/b/one.bin']));
+      expect(all.filter((k) => k.startsWith('broken/'))).toEqual([]);
+    });
+
     it('refuses keys that could escape the store', async () => {
       await expect(store.put('../escape.bin', Buffer.from('x'))).rejects.toMatchObject({ code: 'INTERNAL' });
       await expect(store.get('a/../../etc/passwd')).rejects.toMatchObject({ code: 'INTERNAL' });

@@ -18,7 +18,14 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Size of the object, or null when absent. */
   exists(key: string): Promise<{ sizeBytes: number } | null>;
+  /**
+   * Every object whose key starts with `prefix` ('' = all), in no particular order, streamed (an
+   * archive holds millions). For bookkeeping (verify-store), never on a request's path.
+   */
+  list(prefix: string): AsyncIterable<StoredObject>;
 }
+
+export interface StoredObject { key: string; sizeBytes: number }
 
 const KEY = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
