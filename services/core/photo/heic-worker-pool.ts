@@ -13,9 +13,7 @@
  * - A thread that dies (crash, out of memory, terminated) rejects its decode with kind 'stopped';
  *   the next decode starts a new thread.
  */
-import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type decodeHeic from 'heic-decode';
 
@@ -70,16 +68,8 @@ interface Thread {
 
 const DEFAULT_IDLE_MS = 60_000;
 
-/**
- * The worker script. Beside this module in the sources (tsx, jest). A tsc build copies no `.mjs`
- * (tsconfig.build.json compiles only the TypeScript under services/), so from
- * `<root>/dist/services/core/photo/` the script is taken from the source tree (`<root>/services/core/photo/`).
- */
-function defaultScript(): URL {
-  const beside = new URL('./heic-decode-worker.mjs', import.meta.url);
-  const inSources = new URL('../../../../services/core/photo/heic-decode-worker.mjs', import.meta.url);
-  return [beside, inSources].find((u) => existsSync(fileURLToPath(u))) ?? beside;
-}
+/** The worker script, beside this module (the sources run as they are, under tsx: README, Run in production). */
+const defaultScript = (): URL => new URL('./heic-decode-worker.mjs', import.meta.url);
 
 export class HeicWorkerPool {
   readonly size: number;
