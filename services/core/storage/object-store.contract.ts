@@ -1,6 +1,6 @@
 /**
- * The storage contract every ObjectStore adapter must pass. Run by fs-object-store.test.ts now,
- * and by the S3 adapter's test when it lands.
+ * The storage contract every ObjectStore adapter must pass: run by fs-object-store.test.ts and by
+ * s3-object-store.test.ts (on s3rver, with 5 MiB multipart parts: the sizes below cross them).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -33,6 +33,33 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
       const back = await readAll(await store.get('big/stream.bin'));
       expect(back.length).toBe(sent);
       expect(createHash('sha256').update(back).digest('hex')).toBe(hash.digest('hex'));
+    });
+
+    it('streams 12 MiB of unknown length in (several 5 MiB parts on S3) and reads ranges across the part boundaries', async () => {
+      const MiB = 1024 * 1024;
+      const data = randomBytes(12 * MiB + 12_345);
+      // Chunks of an awkward size, so that no part boundary falls on a chunk boundary.
+      const body = Readable.from((function* () {
+        for (let at = 0; at < data.length; at += 100_000) yield data.subarray(at, at + 100_000);
+      })());
+      expect(await store.put('big/parts.bin', body)).toEqual({ sizeBytes: data.length });
+      expect(await store.exists('big/parts.bin')).toEqual({ sizeBytes: data.length });
+      const range = async (start: number, end?: number) => readAll(await store.get('big/parts.bin', { start, end }));
+      expect((await range(5 * MiB - 10, 5 * MiB + 9)).equals(data.subarray(5 * MiB - 10, 5 * MiB + 10))).toBe(true);
+      expect((await range(0, 10 * MiB)).equals(data.subarray(0, 10 * MiB + 1))).toBe(true);
+      expect((await range(10 * MiB - 3)).equals(data.subarray(10 * MiB - 3))).toBe(true);
+      expect((await range(data.length - 1)).equals(data.subarray(data.length - 1))).toBe(true);
+      expect(createHash('sha256').update(await readAll(await store.get('big/parts.bin'))).digest('hex'))
+        .toBe(createHash('sha256').update(data).digest('hex'));
+    });
+
+    it('stores an empty body, given as a buffer or as a stream', async () => {
+      expect(await store.put('empty/buffer.bin', Buffer.alloc(0))).toEqual({ sizeBytes: 0 });
+      expect(await store.put('empty/stream.bin', Readable.from([]))).toEqual({ sizeBytes: 0 });
+      for (const key of ['empty/buffer.bin', 'empty/stream.bin']) {
+        expect(await store.exists(key)).toEqual({ sizeBytes: 0 });
+        expect((await readObject(store, key)).length).toBe(0);
+      }
     });
 
     it('reads inclusive byte ranges, including an open-ended one', async () => {
