@@ -3,7 +3,6 @@
  * adapters. Used by cli.ts and by tests that need a whole running server.
  */
 import http from 'node:http';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { buildApp } from './api/app.js';
@@ -17,9 +16,14 @@ import { PostgresTimeline } from './core/index/postgres-timeline.js';
 import { createPool, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from './core/index/database.js';
 import { PostgresInstanceIndex } from './core/index/postgres-index.js';
 import { PostgresPendingRows } from './core/index/postgres-pending.js';
+import { startProcessLiveness } from './core/index/process-liveness.js';
+import { reconcilePending } from './worker/reconcile.js';
 import { PostgresCaptureRepository } from './core/index/postgres-captures.js';
 import { PgBossQueue } from './core/queue/pg-boss-queue.js';
-import { FsObjectStore } from './core/storage/fs-object-store.js';
+import { createObjectStore } from './core/storage/create-store.js';
+import { instrumentStore } from './core/storage/instrumented-store.js';
+import { Metrics } from './core/metrics.js';
+import { startOpsServer } from './worker/ops-server.js';
 import { startWorker, type Worker } from './worker/worker.js';
 
 export type Role = 'api' | 'worker';
@@ -30,6 +34,10 @@ export interface Runtime {
   pool: pg.Pool;
   /** The API role's audit log: flush() resolves when every event appended so far is durable. */
   audit?: AuditLog;
+  /** This runtime's metrics (served at /metrics by the API, or by the ops server of a worker-only process). */
+  metrics: Metrics;
+  /** A worker-only process's ops server (/healthz, /readyz, /metrics). */
+  opsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -64,25 +72,53 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
   }
   const pool = createPool(databaseUrl, config.dbPoolMax);
   started.push(() => pool.end());
+  const metrics = new Metrics(log);
+  metrics.observe({ pool });
   const applied = await migrate(pool);
   if (applied.length) log.info({ applied }, 'migrations applied');
+  // This process's liveness lock, held until the very end (stopped after the roles, before the pool).
+  const liveness = await startProcessLiveness({ database: databaseUrl, log });
+  started.push(() => liveness.stop());
 
-  const store = new FsObjectStore(path.join(config.dataDir, 'objects'));
-  await store.init();
+  const store = await createObjectStore(config, log);
+  // Every store call of both roles is measured (durations, errors) through this one.
+  const objects = instrumentStore(store, metrics);
   const index = new PostgresInstanceIndex(pool);
   const captures = new PostgresCaptureRepository(pool);
   // One pg-boss per process: the API sends jobs, the worker role also works them.
   const queue = await PgBossQueue.start({ databaseUrl, log, retry: { ...config.photos, heartbeatSeconds: config.jobHeartbeatSeconds } });
   started.push(() => queue.stop());
-  const ingest = { index, store, log, pendingTimeoutSeconds: config.pendingTimeoutSeconds, queue };
+  metrics.observe({ queues: queue.boss });
+  const ingest = { index, store: objects, log, pendingTimeoutSeconds: config.pendingTimeoutSeconds, queue, processId: liveness.processId };
+  // Every process reconciles at start: what a killed process left (pending rows of a dead owner, and
+  // their objects) goes now, not after PENDING_TIMEOUT_SECONDS. A failure here is not fatal.
+  await reconcilePending({
+    pending: new PostgresPendingRows(pool), store: ingest.store, log, olderThanSeconds: config.pendingTimeoutSeconds,
+    processId: liveness.processId,
+  }).catch((err) => log.warn({ err }, 'reconciliation at start failed; the worker retries every five minutes'));
 
   if (roles.includes('worker')) {
     const workerLog = log.child({ role: 'worker' });
     const worker: Worker = await startWorker({
       queue, pending: new PostgresPendingRows(pool), captures, ingest: { ...ingest, log: workerLog }, log: workerLog,
-      maxPixels: config.photos.maxPixels, concurrency: config.photos.convertConcurrency,
+      maxPixels: config.photos.maxPixels, concurrency: config.photos.convertConcurrency, metrics,
     });
     started.push(() => worker.stop());
+  }
+
+  const checkReady = async () => {
+    await pool.query('SELECT 1');
+    await objects.exists('readiness-probe');
+    // Without its lock this process looks dead to the others, whose reconciliation may then take its
+    // stores in flight (they fail safely, never with a 200): take no new work until it is back.
+    if (!liveness.held) throw new Error('process liveness lock not held (reconnecting to the database)');
+  };
+  let opsUrl: string | undefined;
+  if (!roles.includes('api')) {
+    // A worker-only process still answers probes and scrapes (Kubernetes, Prometheus).
+    const ops = await startOpsServer({ config, log: log.child({ role: 'worker' }), metrics, checkReady });
+    started.push(() => ops.stop());
+    opsUrl = ops.url;
   }
 
   let server: http.Server | undefined;
@@ -98,14 +134,11 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
     // Registered before the server's stop, so it runs after it: the last requests' events are written.
     started.push(() => audit.close());
     const app = buildApp({
-      config, index, store, verifier, log, captures, queue, audit, sessionKey,
+      config, index, store: objects, verifier, log, captures, queue, audit, sessionKey, metrics, checkReady,
       launches: new PostgresLaunchRepository(pool),
       timeline: new PostgresTimeline(pool),
       annotations: new PostgresAnnotationRepository(pool),
-      checkReady: async () => {
-        await pool.query('SELECT 1');
-        await store.exists('readiness-probe');
-      },
+      processId: liveness.processId,
     });
     // Node checks headersTimeout from a timer (every 30 s by default): check every second, or a
     // client dribbling its headers (slowloris) keeps its socket up to 30 s longer.
@@ -135,7 +168,7 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
 
   let stopping: Promise<void> | undefined;
   return {
-    url, server, pool, audit: auditLog,
+    url, server, pool, audit: auditLog, metrics, opsUrl,
     stop() {
       stopping ??= stopAll();
       return stopping;

@@ -15,8 +15,10 @@ import type { SigningKey } from '../core/auth/tokens.js';
 import type { PostgresLaunchRepository } from '../core/index/postgres-launches.js';
 import type { AnnotationRepository } from '../core/annotations/types.js';
 import type { TimelineSource } from '../core/timeline/types.js';
+import type { Metrics } from '../core/metrics.js';
 import { authenticate } from './middleware/auth.js';
 import { auditTrail } from './middleware/audit.js';
+import { requestMetrics } from './middleware/metrics.js';
 import { authFailureLimit, clientRateLimit, securityHeaders } from './middleware/security.js';
 import { auditRoutes } from './routes/audit.js';
 import { annotationRoutes } from './routes/annotations.js';
@@ -25,6 +27,7 @@ import { launchPublicRoutes, launchRoutes } from './routes/launch.js';
 import { errorHandler, notFound } from './middleware/errors.js';
 import { requestContext } from './middleware/request-context.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { viewerRoutes } from './routes/viewer.js';
 import { captureRoutes } from './routes/captures.js';
 import { stowRoutes } from './routes/stow.js';
@@ -51,7 +54,11 @@ export interface AppDeps {
   annotations: AnnotationRepository;
   /** Signs viewer session tokens (the verifier trusts its public half). */
   sessionKey: SigningKey;
+  /** This process's id (process-liveness.ts): the owner of the pending rows its STOW requests write. */
+  processId?: string;
   checkReady: () => Promise<void>;
+  /** This runtime's metrics: recorded by the routes, served at /metrics. */
+  metrics: Metrics;
 }
 
 export function buildApp(deps: AppDeps): Express {
@@ -62,13 +69,17 @@ export function buildApp(deps: AppDeps): Express {
   const urls = publicUrls(deps.config.publicBaseUrl);
   const ingestDeps = {
     index: deps.index, store: deps.store, log: deps.log, queue: deps.queue, pendingTimeoutSeconds: deps.config.pendingTimeoutSeconds,
+    processId: deps.processId,
   };
-  const captureDeps = { captures: deps.captures, store: deps.store, queue: deps.queue, log: deps.log, config: deps.config, urls };
+  const captureDeps = { captures: deps.captures, store: deps.store, queue: deps.queue, log: deps.log, config: deps.config, urls, metrics: deps.metrics };
 
   app.set('trust proxy', deps.config.http.trustProxy);
+  // First: every request is counted and timed, whatever answers it.
+  app.use(requestMetrics(deps.metrics));
   app.use(requestContext(deps.log));
   app.use(securityHeaders(deps.config));
   app.use(healthRoutes(deps.checkReady));
+  app.use(metricsRoutes(deps.metrics));
   app.use(viewerRoutes(deps.config));
   // One audit event per request that touches (or is refused) patient data, appended when it ends.
   app.use(auditTrail(deps.audit));
@@ -80,7 +91,7 @@ export function buildApp(deps: AppDeps): Express {
 
   const dicomweb = express.Router();
   dicomweb.use(authenticated);
-  dicomweb.use(stowRoutes({ ...ingestDeps, config: deps.config, urls, captures: deps.captures }));
+  dicomweb.use(stowRoutes({ ...ingestDeps, config: deps.config, urls, captures: deps.captures, metrics: deps.metrics }));
   dicomweb.use(qidoRoutes({ index: deps.index, config: deps.config, urls }));
   dicomweb.use(metadataRoutes({ index: deps.index, store: deps.store, urls }));
   dicomweb.use(frameRoutes({ index: deps.index, store: deps.store }));

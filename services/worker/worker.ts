@@ -2,7 +2,8 @@
  * The worker role: pg-boss handlers, one file per job.
  * - `convert-photo`: uploaded photographs → VL Photographic Images (convert-photo.ts);
  * - `derive`: thumbnail, default rendering and QA after every ingest (derive.ts);
- * - `reconcile-pending`: abandoned stores, at start and every five minutes (reconcile.ts).
+ * - `reconcile-pending`: abandoned stores, every five minutes (reconcile.ts; every process, API or
+ *   worker, also runs one pass at start: runtime.ts).
  * Conversion and derive jobs are fetched in batches and settled one by one (perJobResults), so one
  * bad photo never fails its neighbours; a full batch is followed at once by the next (burst).
  */
@@ -10,6 +11,7 @@ import type { JobWithMetadata } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { CaptureRepository } from '../core/capture/capture-port.js';
 import type { IngestDeps } from '../core/ingest/ingest-instance.js';
+import type { Metrics } from '../core/metrics.js';
 import type { PostgresPendingRows } from '../core/index/postgres-pending.js';
 import { DEAD_LETTER, JOBS, type ConvertPhotoJob, type DeriveJob } from '../core/queue/jobs.js';
 import type { PgBossQueue } from '../core/queue/pg-boss-queue.js';
@@ -26,6 +28,8 @@ export interface WorkerDeps {
   maxPixels: number;
   /** Jobs of each queue processed at once by this process. */
   concurrency: number;
+  /** Counts each job attempt's outcome per queue (absent in tests that need no metrics). */
+  metrics?: Pick<Metrics, 'jobSettled'>;
 }
 
 export interface Worker { stop(): Promise<void> }
@@ -43,8 +47,10 @@ export async function startWorker(deps: WorkerDeps): Promise<Worker> {
     async (jobs: JobWithMetadata<T>[]) => Promise.all(jobs.map(async (job) => {
       try {
         await handle(job);
+        deps.metrics?.jobSettled(job.name, 'completed');
         return { id: job.id, status: 'completed' as const };
       } catch (err) {
+        deps.metrics?.jobSettled(job.name, 'failed');
         return { id: job.id, status: 'failed' as const, output: { message: (err as Error).message } };
       }
     }));
@@ -61,12 +67,14 @@ export async function startWorker(deps: WorkerDeps): Promise<Worker> {
   await boss.work(JOBS.derive, deriveBatch, settleEach<DeriveJob>((job) =>
     deriveInstance({ index, store, log: deps.log }, job.data)));
 
-  const reconcile = () => reconcilePending({
-    pending: deps.pending, store, log: deps.log, olderThanSeconds: deps.ingest.pendingTimeoutSeconds,
+  // One worker process runs each scheduled pass; the pass at start is the runtime's, in every process.
+  await boss.work(JOBS.reconcilePending, async () => {
+    await reconcilePending({
+      pending: deps.pending, store, log: deps.log, olderThanSeconds: deps.ingest.pendingTimeoutSeconds,
+      processId: deps.ingest.processId,
+    });
   });
-  await boss.work(JOBS.reconcilePending, async () => { await reconcile(); });
   await boss.schedule(JOBS.reconcilePending, '*/5 * * * *');
-  await boss.send(JOBS.reconcilePending, {}, { singletonKey: 'startup', singletonSeconds: 60 });
   deps.log.info('worker started');
   return {
     async stop() {

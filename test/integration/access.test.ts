@@ -137,7 +137,7 @@ const ROUTES: Record<string, RouteSample> = {
 };
 
 /** Routes that take no bearer token, with why. */
-const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'POST /api/launch/exchange', 'POST /api/session/refresh', 'DELETE /api/session',
+const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'GET /metrics', 'POST /api/launch/exchange', 'POST /api/session/refresh', 'DELETE /api/session',
   'GET /viewer', 'GET /viewer/*path']);
 
 /** Mount points of routers with a path (Express keeps no path string on a mounted layer: probed with match()). */

@@ -1,6 +1,8 @@
 /**
  * Crash leftovers: a 'pending' row (and its object) left by a request that died between writing the
- * object and committing the index is removed by the worker's reconcile-pending job (real pg-boss).
+ * object and committing the index, older than PENDING_TIMEOUT_SECONDS, is removed by reconciliation,
+ * also as the worker's reconcile-pending job (real pg-boss). Rows of dead owner processes:
+ * liveness.test.ts.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -55,7 +57,7 @@ describe('reconciliation of abandoned stores', () => {
     const stale = await abandon(3600);
     const fresh = await abandon(5);
     const report = await reconcilePending({ pending: new PostgresPendingRows(db.pool), store, log, olderThanSeconds: 900 });
-    expect(report).toEqual({ examined: 1, rowsRemoved: 1 });
+    expect(report).toEqual({ examined: 1, rowsRemoved: 1, objectsDeleted: 1, deadOwners: 0, failed: 0 });
     expect(await rowCount(stale.sop)).toBe(0);
     expect(await store.exists(stale.key)).toBeNull();
     expect(await rowCount(fresh.sop)).toBe(1);
@@ -67,24 +69,27 @@ describe('reconciliation of abandoned stores', () => {
     const stale = await abandon(3600);
     await store.delete(stale.key);
     const report = await reconcilePending({ pending: new PostgresPendingRows(db.pool), store, log, olderThanSeconds: 900 });
-    expect(report).toEqual({ examined: 1, rowsRemoved: 1 });
+    expect(report).toEqual({ examined: 1, rowsRemoved: 1, objectsDeleted: 0, deadOwners: 0, failed: 0 });
     expect(await rowCount(stale.sop)).toBe(0);
   });
 
   it('leaves a row listed as stale that another request took over before it was deleted', async () => {
     const stale = await abandon(3600);
     const pending = new PostgresPendingRows(db.pool);
-    const [listed] = await pending.listStale(900, 10);
+    const criteria = { olderThanSeconds: 900 };
+    const [listed] = await pending.listAbandoned(criteria, 10);
     expect(listed).toEqual({ sopInstanceUID: stale.sop, objectKey: stale.key });
+    const removeObject = () => store.delete(stale.key);
     const takeover = `instances/1.2.3/4.5.6/${stale.sop}.takeover.dcm`;
     expect(await index.replacePending({
       sopInstanceUID: stale.sop, sopClassUID: '1.2.840.10008.5.1.4.1.1.7', studyInstanceUID: '1.2.3', seriesInstanceUID: '4.5.6',
       transferSyntaxUID: '1.2.840.10008.1.2.1', objectKey: takeover, sizeBytes: 4, sha256: 'y',
     }, stale.key)).toBe(true);
-    expect(await pending.deleteIfStillStale(listed, 900)).toBe(false);
+    expect(await pending.removeIfAbandoned(listed, criteria, removeObject)).toEqual({ removed: false, ownerDead: false });
     // Even with the old key matching again, a fresh row is not stale.
     await db.pool.query('UPDATE instances SET object_key = $2 WHERE sop_uid = $1', [stale.sop, stale.key]);
-    expect(await pending.deleteIfStillStale(listed, 900)).toBe(false);
+    expect(await pending.removeIfAbandoned(listed, criteria, removeObject)).toEqual({ removed: false, ownerDead: false });
+    expect(await store.exists(stale.key)).not.toBeNull();
     expect(await rowCount(stale.sop)).toBe(1);
     await db.pool.query('DELETE FROM instances WHERE sop_uid = $1', [stale.sop]);
     await store.delete(stale.key);
@@ -113,7 +118,7 @@ describe('reconciliation of abandoned stores', () => {
       .toEqual([{ status: 'stored', object_key: 'takeover-b' }]);
   });
 
-  it('runs as a pg-boss job when the worker starts', async () => {
+  it('runs as the worker\'s scheduled pg-boss job', async () => {
     const stale = await abandon(3600);
     const queue = await PgBossQueue.start({ databaseUrl: db.url, log, retry: { retryLimit: 1, retryDelaySeconds: 0, heartbeatSeconds: 30 } });
     const worker = await startWorker({
@@ -121,6 +126,10 @@ describe('reconciliation of abandoned stores', () => {
       ingest: { index, store, log, pendingTimeoutSeconds: 900, queue }, maxPixels: 1e8, concurrency: 1,
     });
     try {
+      const { rows: schedules } = await db.pool.query("SELECT cron FROM pgboss.schedule WHERE name = 'reconcile-pending'");
+      expect(schedules).toEqual([{ cron: '*/5 * * * *' }]);
+      // What the schedule sends every five minutes (the pass at start is the runtime's: crash.test.ts).
+      await queue.boss.send('reconcile-pending', {});
       expect(await waitFor(() => rowCount(stale.sop), (n) => n === 0, { timeoutMs: 20_000, intervalMs: 200 })).toBe(0);
       expect(await store.exists(stale.key)).toBeNull();
       const { rows } = await db.pool.query(

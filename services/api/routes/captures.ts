@@ -22,6 +22,7 @@ import { noteInstance } from '../../core/audit/types.js';
 import { parseCaptureMetadata } from '../../core/capture/index.js';
 import type { Config } from '../../core/config.js';
 import { LucidaError, type ErrorCode } from '../../core/errors.js';
+import type { Metrics } from '../../core/metrics.js';
 import { sha256Hex } from '../../core/hash.js';
 import type { JobQueue } from '../../core/queue/jobs.js';
 import { readAll, type ObjectStore } from '../../core/storage/object-store.js';
@@ -40,6 +41,8 @@ export interface CaptureRouteDeps {
   log: Logger;
   config: Config;
   urls: PublicUrls;
+  /** Counts the files and bytes received. */
+  metrics: Pick<Metrics, 'captureFile'>;
 }
 
 const METADATA_MAX_BYTES = 1024 * 1024;
@@ -81,6 +84,7 @@ export function captureRoutes(deps: CaptureRouteDeps): Router {
             const upload = await receivePhoto(serviceDeps, captureId,
               { fileIndex: uploads.length, fileName: filename, contentType: part.contentType, bytes: await readAll(part.body) });
             uploads.push(upload);
+            deps.metrics.captureFile(upload);
             sha256 = upload.sha256;
           }
           fingerprint.update(`file\0${filename}\0${sha256}\0`);

@@ -21,6 +21,7 @@ import type { Config } from '../../core/config.js';
 import type { DicomJson } from '../../core/dicom/json.types.js';
 import { SOP_CLASS } from '../../core/dicom/index.js';
 import { LucidaError, isLucidaError } from '../../core/errors.js';
+import type { Metrics } from '../../core/metrics.js';
 import { FailureReason, WarningReason, type IngestDeps, type IngestOutcome } from '../../core/ingest/ingest-instance.js';
 import type { JobQueue } from '../../core/queue/jobs.js';
 import { readAll } from '../../core/storage/object-store.js';
@@ -34,6 +35,8 @@ export interface StowPhotoDeps extends IngestDeps {
   config: Config;
   /** Where the `convert-photo` jobs go (and, for ingest, the `derive` jobs). */
   queue: JobQueue;
+  /** Counts what STOW-RS receives and answers. */
+  metrics: Pick<Metrics, 'stowReceived' | 'stowInstance'>;
 }
 
 /** What the capture service needs: these deps and the pixel limit. */
@@ -73,6 +76,7 @@ export async function storeMetadataAndBulkData(deps: StowPhotoDeps, req: Request
         } else {
           const captureId = newCaptureId();
           const upload = await receivePhoto(serviceDeps, captureId, { fileIndex: 0, fileName: location, contentType: type, bytes: await readAll(part.body) });
+          deps.metrics.stowReceived(upload.sizeBytes);
           bulk.set(location, { ...upload, captureId, used: false });
         }
       } else {

@@ -60,6 +60,7 @@ export function stowRoutes(deps: StowPhotoDeps & { urls: PublicUrls }): Router {
           continue;
         }
         const bytes = await readAll(part.body);
+        deps.metrics.stowReceived(bytes.length);
         const slot = outcomes.length;
         outcomes.push(undefined as unknown as IngestOutcome); // filled when its ingest settles
         while (active.size >= ingestConcurrency || (active.size > 0 && activeBytes + bytes.length > ingestWindowBytes)) {
@@ -86,6 +87,7 @@ export function stowRoutes(deps: StowPhotoDeps & { urls: PublicUrls }): Router {
   const respond = (req: Request, res: Response, outcomes: IngestOutcome[], responseType: string, study?: string, interrupted?: LucidaError) => {
     for (const o of outcomes) {
       noteOutcome(req, o);
+      deps.metrics.stowInstance(o.status);
       req.log.info({
         sopInstanceUID: o.sopInstanceUID, status: o.status,
         ...(o.status === 'failed' ? { reason: o.reason.toString(16) } : { duplicate: o.duplicate }),

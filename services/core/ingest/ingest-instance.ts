@@ -7,7 +7,8 @@
  *   2. write the object (atomic and fsynced by the store),
  *   3. in one statement upsert patient/study/series and mark the instance 'stored'.
  * Any failure undoes what was done, so a failure leaves neither an orphan object nor a half row.
- * A crash between 1 and 3 leaves a pending row, which names its object: reconciliation removes both.
+ * A crash between 1 and 3 leaves a pending row, which names its object and its owner process:
+ * reconciliation (services/worker/reconcile.ts) removes both once the owner is dead or the row is old.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -43,6 +44,11 @@ export interface IngestDeps {
   log: Logger;
   /** A pending row older than this is taken to be abandoned by a crashed request. */
   pendingTimeoutSeconds: number;
+  /**
+   * This process's id (process-liveness.ts), recorded as the owner of its pending rows: a pending row
+   * whose owner process is dead is abandoned at once, without waiting for pendingTimeoutSeconds.
+   */
+  processId?: string;
   /** Where the `derive` job (thumbnail, rendering, QA) is sent after every newly stored image. */
   queue?: JobQueue;
 }
@@ -118,6 +124,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     sizeBytes: bytes.length,
     sha256,
     storedBy: opts.storedBy,
+    owner: deps.processId,
   };
   const stored = (duplicate: boolean): IngestOutcome => ({
     status: 'stored', ...ids,
@@ -136,7 +143,10 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
         'a different object is already stored under this SOP Instance UID; instances are immutable');
     }
     const ageSeconds = (Date.now() - existing.receivedAt.getTime()) / 1000;
-    const abandoned = opts.ownsUid || ageSeconds >= deps.pendingTimeoutSeconds;
+    // A dead owner (its process holds no liveness lock) is certain: a re-send right after a crash
+    // succeeds at once. Our own process's rows are in-flight requests of ours, alive by definition.
+    const ownerDead = existing.owner !== undefined && existing.owner.processId !== deps.processId && !existing.owner.alive;
+    const abandoned = opts.ownsUid || ownerDead || ageSeconds >= deps.pendingTimeoutSeconds;
     if (!abandoned || !(await deps.index.replacePending(pending, existing.objectKey))) {
       return fail(FailureReason.ProcessingFailure, 'this SOP Instance is being stored by another request; retry later');
     }

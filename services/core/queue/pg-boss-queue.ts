@@ -20,11 +20,13 @@ export class PgBossQueue implements JobQueue {
   private constructor(readonly boss: PgBoss) {}
 
   static async start(opts: { databaseUrl: string; log: Logger; retry: RetryPolicy }): Promise<PgBossQueue> {
-    // Supervision (which retries the jobs of silent workers) runs as often as heartbeats are due, so a
-    // killed worker's job is picked up by another within about two heartbeat intervals.
+    // Supervision and the monitor pass (which fails, and so retries, the jobs of silent workers) run
+    // as often as heartbeats are due, so a killed worker's job is picked up by another within about
+    // two heartbeat intervals (default 60 s passes would add up to a minute).
+    const every = Math.min(60, opts.retry.heartbeatSeconds);
     const boss = new PgBoss({
       connectionString: opts.databaseUrl, schema: 'pgboss', max: 4, useListenNotify: true,
-      superviseIntervalSeconds: Math.min(60, opts.retry.heartbeatSeconds),
+      superviseIntervalSeconds: every, monitorIntervalSeconds: every,
     });
     boss.on('error', (err) => opts.log.error({ err }, 'queue error'));
     await boss.start();

@@ -2,6 +2,7 @@
 import type { AccessScope } from '../../auth/policy.js';
 import type { InstanceFilter, PendingInstance } from '../port.js';
 import { instanceScopeConditions, patientScopeConditions, scopeShape } from './scope.js';
+import { processIsLive } from './liveness.js';
 import { Params, type SqlStatement } from './statement.js';
 
 /** Phase 1: claims the SOP Instance UID; returns one row (`pk`) only if this call inserted it. */
@@ -9,19 +10,23 @@ export function reservePendingSql(p: PendingInstance): SqlStatement {
   return {
     name: 'lucida-reserve-pending',
     text: `INSERT INTO instances (sop_uid, status, study_uid, series_uid, sop_class_uid, transfer_syntax_uid,
-                                  object_key, size_bytes, sha256, stored_by)
-           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9)
+                                  object_key, size_bytes, sha256, stored_by, owner)
+           VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (sop_uid) DO NOTHING
            RETURNING pk`,
     values: [p.sopInstanceUID, p.studyInstanceUID, p.seriesInstanceUID, p.sopClassUID, p.transferSyntaxUID,
-      p.objectKey, p.sizeBytes, p.sha256, p.storedBy ?? null],
+      p.objectKey, p.sizeBytes, p.sha256, p.storedBy ?? null, p.owner ?? null],
   };
 }
 
-/** The row that holds a SOP Instance UID, pending or stored. */
+/**
+ * The row that holds a SOP Instance UID, pending or stored; for a pending row, its owner process and
+ * whether that process is alive (holds its lock: sql/liveness.ts).
+ */
 export function existingInstanceSql(sopInstanceUID: string): SqlStatement {
   return {
-    text: `SELECT status, sha256, object_key, study_uid, series_uid, sop_class_uid, received_at
+    text: `SELECT status, sha256, object_key, study_uid, series_uid, sop_class_uid, received_at, owner,
+                  CASE WHEN status = 'pending' AND owner IS NOT NULL THEN ${processIsLive('owner')} END AS owner_alive
            FROM instances WHERE sop_uid = $1`,
     values: [sopInstanceUID],
   };
@@ -32,33 +37,62 @@ export function replacePendingSql(p: PendingInstance, previousObjectKey: string)
   return {
     text: `UPDATE instances
            SET study_uid = $2, series_uid = $3, sop_class_uid = $4, transfer_syntax_uid = $5,
-               object_key = $6, size_bytes = $7, sha256 = $8, stored_by = $10, received_at = now(), updated_at = now()
+               object_key = $6, size_bytes = $7, sha256 = $8, stored_by = $10, owner = $11,
+               received_at = now(), updated_at = now()
            WHERE sop_uid = $1 AND status = 'pending' AND object_key = $9
            RETURNING pk`,
     values: [p.sopInstanceUID, p.studyInstanceUID, p.seriesInstanceUID, p.sopClassUID, p.transferSyntaxUID,
-      p.objectKey, p.sizeBytes, p.sha256, previousObjectKey, p.storedBy ?? null],
+      p.objectKey, p.sizeBytes, p.sha256, previousObjectKey, p.storedBy ?? null, p.owner ?? null],
+  };
+}
+
+/** Removes this attempt's pending row (never a stored one, never one another request took over). */
+export function deletePendingSql(sopInstanceUID: string, objectKey: string): SqlStatement {
+  return {
+    text: `DELETE FROM instances WHERE sop_uid = $1 AND status = 'pending' AND object_key = $2`,
+    values: [sopInstanceUID, objectKey],
   };
 }
 
 /**
- * Removes this attempt's pending row (never a stored one, never one another request took over).
- * With `olderThanSeconds`, only if it is still that old: a request that took the row over since
- * (replacePending) gave it a new object key and received_at, and its row must stay.
+ * When a pending row is taken to be abandoned by a request that died between writing its object and
+ * committing the index: it is older than `olderThanSeconds` (any row, also one without an owner), or
+ * its owner process is dead (holds no lock) and is not `processId`, the process asking (its own
+ * rows are its in-flight requests, even while its lock is being re-taken after a lost connection).
  */
-export function deletePendingSql(sopInstanceUID: string, objectKey: string, olderThanSeconds?: number): SqlStatement {
-  const params = new Params();
-  const where = [`sop_uid = ${params.add(sopInstanceUID)}`, `status = 'pending'`, `object_key = ${params.add(objectKey)}`];
-  if (olderThanSeconds !== undefined) where.push(`received_at < now() - make_interval(secs => ${params.add(olderThanSeconds)})`);
-  return { text: `DELETE FROM instances WHERE ${where.join(' AND ')}`, values: params.values };
+export interface AbandonedCriteria { olderThanSeconds: number; processId?: string }
+
+function abandonedConditions(c: AbandonedCriteria, params: Params): string {
+  return `i.status = 'pending'
+          AND (i.received_at < now() - make_interval(secs => ${params.add(c.olderThanSeconds)})
+               OR (i.owner IS NOT NULL AND i.owner IS DISTINCT FROM ${params.add(c.processId ?? null, 'uuid')}
+                   AND NOT ${processIsLive('i.owner')}))`;
 }
 
-/** Pending rows older than `olderThanSeconds` (left by requests that died), oldest first. */
-export function listStalePendingSql(olderThanSeconds: number, limit: number): SqlStatement {
+/** Abandoned pending rows (AbandonedCriteria), oldest first. */
+export function listAbandonedPendingSql(c: AbandonedCriteria, limit: number): SqlStatement {
+  const params = new Params();
+  const where = abandonedConditions(c, params);
   return {
-    text: `SELECT sop_uid, object_key FROM instances
-           WHERE status = 'pending' AND received_at < now() - make_interval(secs => $1)
-           ORDER BY received_at LIMIT $2`,
-    values: [olderThanSeconds, limit],
+    text: `SELECT i.sop_uid, i.object_key, i.owner FROM instances i
+           WHERE ${where}
+           ORDER BY i.received_at LIMIT ${params.add(limit)}`,
+    values: params.values,
+  };
+}
+
+/**
+ * Deletes a listed abandoned row only if it is still the same attempt (same object key), still pending
+ * and still abandoned: a request that took it over since (replacePending: new key, new received_at,
+ * live owner) or committed it keeps it. `owner_dead` says whether its owner was a dead process.
+ */
+export function deleteAbandonedPendingSql(sopInstanceUID: string, objectKey: string, c: AbandonedCriteria): SqlStatement {
+  const params = new Params();
+  const where = [`i.sop_uid = ${params.add(sopInstanceUID)}`, `i.object_key = ${params.add(objectKey)}`, abandonedConditions(c, params)];
+  return {
+    text: `DELETE FROM instances i WHERE ${where.join(' AND ')}
+           RETURNING i.owner, (i.owner IS NOT NULL AND NOT ${processIsLive('i.owner')}) AS owner_dead`,
+    values: params.values,
   };
 }
 
