@@ -16,6 +16,10 @@
  *      BENCH_VIEWER_RUNS (7) launches in headless Chromium, each a fresh one-time launch URL: time
  *      from navigation to the first rendered frame (the viewer's `lucida:first-image` mark), and
  *      what was downloaded before it. Runs after the capture section; BENCH_ONLY=viewer runs only this.
+ *   7. Storage adapters side by side: two fresh servers, one on the filesystem store and one on S3
+ *      (s3rver in its own process: test/bench/s3-server.ts), each given the same BENCH_STORAGE_N (300)
+ *      ~450 KB photographs by STOW-RS (10 per request, concurrency 4), then WADO-RS instance and frame
+ *      retrieval (concurrency 4). Runs last; BENCH_ONLY=storage runs only this.
  * Targets: STOW >= 400 inst/s; QIDO p95 <= 25 ms at 20k; WADO >= 500 req/s; RSS < 300 MB;
  * capture >= 20 photos/s; thumbnail p50 <= 5 ms; first image <= 1 s after launch.
  */
@@ -41,6 +45,8 @@ const CAPTURES = Number(process.env.BENCH_CAPTURES ?? 50);
 const CAPTURE_FILES = Number(process.env.BENCH_CAPTURE_FILES ?? 4);
 const CAPTURE_ONLY = process.env.BENCH_ONLY === 'capture';
 const VIEWER_ONLY = process.env.BENCH_ONLY === 'viewer';
+const STORAGE_ONLY = process.env.BENCH_ONLY === 'storage';
+const STORAGE_N = Number(process.env.BENCH_STORAGE_N ?? 300);
 const VIEWER_STUDIES = Number(process.env.BENCH_VIEWER_STUDIES ?? 20);
 const VIEWER_RUNS = Number(process.env.BENCH_VIEWER_RUNS ?? 7);
 const CONCURRENCY = 4;
@@ -104,7 +110,7 @@ function rssMb(pid: number): Promise<{ rss: number; hwm: number }> {
  * The server under test (`lucida all`), or with `bare`, a second API process on the first one's
  * database and store without authentication and audit (test/bench/bare-server.ts), for comparison.
  */
-async function startServer(dataDir: string, second?: { databaseUrl: string; bare: boolean }): Promise<{ child: ChildProcess; base: string; pgPort: number }> {
+async function startServer(dataDir: string, second?: { databaseUrl: string; bare: boolean }, extraEnv: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string; pgPort: number }> {
   const port = await freePort();
   const pgPort = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -113,6 +119,7 @@ async function startServer(dataDir: string, second?: { databaseUrl: string; bare
     // One client sends everything here: the per-client limiter runs, but never limits.
     RATE_LIMIT_PER_MINUTE: '100000000',
     ...(second ? { DATABASE_URL: second.databaseUrl } : {}),
+    ...extraEnv,
   };
   // BENCH_SERVER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the server (not allowed in NODE_OPTIONS).
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -408,7 +415,90 @@ async function viewerSection(base: string, key: Awaited<ReturnType<typeof loadOr
   }
 }
 
+/** The embedded Postgres of a bench server started on `dataDir` (its socket under DATA_DIR/run). */
+const embeddedUrl = (dataDir: string, pgPort: number) =>
+  `postgres://lucida:lucida-embedded@localhost:${pgPort}/lucida?host=${encodeURIComponent(path.join(dataDir, 'run'))}`;
+
+/** 7. The same ingest and retrieval on the filesystem store and on S3 (s3rver), fresh servers both. */
+async function storageSection(line: (s: string) => void): Promise<void> {
+  const s3 = spawn(process.execPath, ['--import', 'tsx', 'test/bench/s3-server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const started = await new Promise<{ endpoint: string; env: Record<string, string> }>((resolve, reject) => {
+    s3.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(String(d).split('\n')[0])));
+    s3.once('exit', () => reject(new Error('the S3 server exited during start')));
+  });
+  const jpeg = await makeBenchPhoto();
+  const study = newUid();
+  const photos: Buffer[] = [];
+  for (let i = 0; i < STORAGE_N; i++) {
+    photos.push(await makeVlPhoto({ jpeg, studyUID: study, seriesUID: study + '.1', patientID: 'STORAGE1', instanceNumber: i + 1 }));
+  }
+  const bytes = photos.reduce((a, p) => a + p.length, 0);
+  const results: Record<string, string[]> = {};
+  try {
+    for (const [label, env] of [['filesystem', {}], ['S3 (s3rver)', { ...started.env, S3_CREATE_BUCKET: 'true' }]] as const) {
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lucida-bench-store-'));
+      const srv = await startServer(dataDir, undefined, env);
+      const db = new pg.Client({ connectionString: embeddedUrl(dataDir, srv.pgPort) });
+      try {
+        await db.connect();
+        const key = await loadOrCreateLocalKey(dataDir);
+        const token = await signLocalToken(key, { issuer: 'lucida-local', audience: 'lucida' }, { subject: 'bench', roles: ['admin'] });
+        const auth = { Authorization: `Bearer ${token}` };
+        const batches: Buffer[][] = [];
+        for (let i = 0; i < photos.length; i += 10) batches.push(photos.slice(i, i + 10));
+        const t0 = process.hrtime.bigint();
+        let failed = 0;
+        await pool(batches, CONCURRENCY, async (batch) => {
+          const r = await call(`${srv.base}/dicomweb/studies`, { method: 'POST', headers: { ...auth, 'Content-Type': CT }, body: multipart(batch) });
+          if (r.status !== 200) failed++;
+        });
+        const stowSecs = ms(t0) / 1000;
+        // The derive jobs (thumbnail, rendering: store writes too) finish before retrieval is measured.
+        const drained = await drainPhotoJobs(db);
+        const { rows } = await db.query<{ sop_uid: string; series_uid: string }>("SELECT sop_uid, series_uid FROM instances WHERE status = 'stored'");
+        const retrieve = async (accept: string, suffix: string, count: number) => {
+          const items = Array.from({ length: count }, (_, i) => rows[i % rows.length]);
+          const t = process.hrtime.bigint();
+          let got = 0;
+          await pool(items, CONCURRENCY, async (r) => {
+            const res = await call(`${srv.base}/dicomweb/studies/${study}/series/${r.series_uid}/instances/${r.sop_uid}${suffix}`, { headers: { ...auth, Accept: accept } });
+            if (res.status !== 200) throw new Error(`${label} retrieve ${suffix}: ${res.status}`);
+            got += res.bytes;
+          });
+          const secs = ms(t) / 1000;
+          return `${(count / secs).toFixed(0)} req/s (${(got / 1048576 / secs).toFixed(0)} MB/s)`;
+        };
+        results[label] = [
+          `${(STORAGE_N / stowSecs).toFixed(0)} inst/s (${(bytes / 1048576 / stowSecs).toFixed(0)} MB/s${failed ? `, ${failed} failed requests` : ''}); derive backlog ${drained.backlog} cleared in ${drained.secs.toFixed(1)} s`,
+          await retrieve('multipart/related; type="application/dicom"; transfer-syntax=*', '', 1000),
+          await retrieve('multipart/related; type="application/octet-stream"; transfer-syntax=*', '/frames/1', 1000),
+          await retrieve('image/jpeg', '/thumbnail', 1000),
+        ];
+      } finally {
+        await db.end().catch(() => {});
+        srv.child.kill('SIGTERM');
+        await new Promise((r) => srv.child.once('exit', r));
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    s3.kill('SIGTERM');
+    await new Promise((r) => s3.once('exit', r));
+  }
+  const fs = results.filesystem;
+  const s3r = results['S3 (s3rver)'];
+  line(`storage: ${STORAGE_N} instances of ${(bytes / STORAGE_N / 1024).toFixed(0)} KB, fresh servers, concurrency ${CONCURRENCY}; filesystem | S3 on s3rver (loopback, its own process)`);
+  ['STOW-RS ingest', 'WADO instance (transfer-syntax=*)', 'WADO frames/1', 'WADO thumbnail'].forEach((name, i) => {
+    line(`  ${name.padEnd(34)} ${fs[i]}  |  ${s3r[i]}`);
+  });
+}
+
 async function main() {
+  if (STORAGE_ONLY) {
+    await storageSection((s) => console.log(s));
+    agent.destroy();
+    return;
+  }
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'lucida-bench-'));
   const { child, base, pgPort } = await startServer(dataDir);
   const key = await loadOrCreateLocalKey(dataDir);
@@ -619,6 +709,7 @@ async function main() {
       clearInterval(sampler);
       line(`STOW one request of ${(sent / 1048576).toFixed(0)} MB (${parts} parts): status ${r.status} in ${(ms(t) / 1000).toFixed(1)} s; server RSS idle ${idle.rss.toFixed(0)} MB, peak ${peak.toFixed(0)} MB  [target < 300 MB]`);
     }
+    await storageSection(line);
     const final = await rssMb(child.pid!);
     line(`server RSS now ${final.rss.toFixed(0)} MB, high-water mark ${final.hwm.toFixed(0)} MB`);
     const cpu = await cpuSince();
