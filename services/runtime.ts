@@ -16,7 +16,7 @@ import { PostgresTimeline } from './core/index/postgres-timeline.js';
 import { createPool, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from './core/index/database.js';
 import { PostgresInstanceIndex } from './core/index/postgres-index.js';
 import { PostgresPendingRows } from './core/index/postgres-pending.js';
-import { startProcessLiveness } from './core/index/process-liveness.js';
+import { isProcessAlive, startProcessLiveness } from './core/index/process-liveness.js';
 import { reconcilePending } from './worker/reconcile.js';
 import { PostgresCaptureRepository } from './core/index/postgres-captures.js';
 import { PgBossQueue } from './core/queue/pg-boss-queue.js';
@@ -80,7 +80,9 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
   const liveness = await startProcessLiveness({ database: databaseUrl, log });
   started.push(() => liveness.stop());
 
-  const store = await createObjectStore(config, log);
+  const store = await createObjectStore(config, log, {
+    processId: liveness.processId, isAlive: (id) => isProcessAlive(pool, id),
+  });
   // Every store call of both roles is measured (durations, errors) through this one.
   const objects = instrumentStore(store, metrics);
   const index = new PostgresInstanceIndex(pool);

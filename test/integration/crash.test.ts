@@ -15,7 +15,9 @@ import sharp from 'sharp';
 import { loadConfig } from '../../services/core/config.js';
 import { loadOrCreateLocalKey, signLocalToken } from '../../services/core/auth/tokens.js';
 import { newUid } from '../../services/core/dicom/index.js';
+import { PostgresInventory } from '../../services/core/index/postgres-inventory.js';
 import { FsObjectStore } from '../../services/core/storage/fs-object-store.js';
+import { verifyStore } from '../../services/core/storage/verify-store.js';
 import { makeVlPhoto } from '../fixtures/dicom.js';
 import { startTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort } from '../helpers/net.js';
@@ -147,16 +149,18 @@ describe('SIGKILL of an API process during a STOW loop', () => {
       expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(expected);
     }
 
-    // The store holds exactly the indexed objects (the temporary-file area aside).
-    const indexed = new Set((await db.pool.query<{ object_key: string }>('SELECT object_key FROM instances')).rows.map((r) => r.object_key));
-    const orphans: string[] = [];
-    for await (const o of objects.list('')) if (!indexed.has(o.key)) orphans.push(o.key);
-    expect(orphans).toEqual([]);
-    const unbacked = (await Promise.all([...indexed].map(async (k) => ((await objects.exists(k)) ? [] : [k])))).flat();
-    expect(unbacked).toEqual([]);
-    // The killed process's temporary files, if any: removed by FsObjectStore.init an hour later.
+    // The store holds exactly the indexed objects, whole (verify-store: size and SHA-256; the
+    // temporary-file area aside).
+    const check = await verifyStore(new PostgresInventory(db.pool), objects);
+    expect(check).toMatchObject({ pendingRows: 0, missing: [], wrongSize: [], wrongHash: [], unexpected: [] });
+    expect(check.ok).toBe(check.expected);
+    expect(check.listed).toBe(check.expected);
+    const orphans = check.unexpected;
+    // The killed process's temporary files (half-written objects): removed at the next start too, as its
+    // directory is named after it and it is dead (FsObjectStore.init).
     const tmpFiles = (await readdir(path.join(dataDir, 'objects', '.tmp'), { recursive: true, withFileTypes: true }))
       .filter((e) => e.isFile()).length;
+    expect(tmpFiles).toBe(0);
 
     console.log(`crash test: sent ${sent.size}, acknowledged ${ackedAtKill}, found ${[...acknowledged].filter((s) => found.has(s)).length}`
       + ` (+${found.size - acknowledged.size} stored but unacknowledged), pending rows left ${left.length} (${leftObjects} with objects),`

@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { tryProcessLockSql } from './sql/liveness.js';
+import { processAliveSql, tryProcessLockSql } from './sql/liveness.js';
 
 export interface ProcessLiveness {
   /** This process's id: the owner recorded on its pending rows. */
@@ -45,6 +45,12 @@ export interface LivenessOptions {
  * hours) and release the lock. Ignored on Unix-domain sockets; a server too old for one skips it.
  */
 const SESSION_SETTINGS = ['idle_session_timeout = 0', 'tcp_keepalives_idle = 30', 'tcp_keepalives_interval = 10', 'tcp_keepalives_count = 3'];
+
+/** Whether the process `processId` holds its lock, i.e. is alive (another process's question). */
+export async function isProcessAlive(pool: pg.Pool, processId: string): Promise<boolean> {
+  const { rows } = await pool.query<{ alive: boolean }>(processAliveSql(processId));
+  return rows[0].alive;
+}
 
 /** Connects, takes this process's lock; resolves once it is held. */
 export async function startProcessLiveness(opts: LivenessOptions): Promise<ProcessLiveness> {

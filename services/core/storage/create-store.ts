@@ -5,19 +5,22 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { FsObjectStore } from './fs-object-store.js';
+import { FsObjectStore, type StoreOwner } from './fs-object-store.js';
 import type { ObjectStore } from './object-store.js';
 import { S3ObjectStore } from './s3-object-store.js';
 
-/** For a running process: initialised (the bucket checked or created; stale temporary files removed). */
-export async function createObjectStore(config: Config, log?: Logger): Promise<ObjectStore> {
+/**
+ * For a running process: initialised (the bucket checked or created; temporary files of dead
+ * processes removed). `owner` names the process, so its temporary files can be told from others'.
+ */
+export async function createObjectStore(config: Config, log?: Logger, owner?: StoreOwner): Promise<ObjectStore> {
   if (config.s3) {
     const store = new S3ObjectStore(config.s3, { log: log?.child({ component: 'object-store' }) });
     await store.init();
     log?.info({ endpoint: new URL(config.s3.endpoint).host, bucket: config.s3.bucket }, 'object store: S3');
     return store;
   }
-  const store = new FsObjectStore(path.join(config.dataDir, 'objects'));
+  const store = new FsObjectStore(path.join(config.dataDir, 'objects'), owner);
   await store.init();
   return store;
 }

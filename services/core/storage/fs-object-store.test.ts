@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -91,6 +92,28 @@ describe('FsObjectStore specifics', () => {
     expect(await tmpEntries(root)).not.toContain(dir);
     expect(await store.put('k/one.bin', Buffer.from('one'))).toEqual({ sizeBytes: 3 });
     expect((await stat(path.join(root, '.tmp', dir))).isDirectory()).toBe(true);
+  });
+
+  it('removes the temporary directory of a dead Lucida process at once, and keeps a live one\'s', async () => {
+    const root = await newRoot();
+    const [dead, alive, self] = [randomUUID(), randomUUID(), randomUUID()];
+    const living = new Set<string>([alive, self]);
+    const owner = (processId: string) => ({ processId, isAlive: async (id: string) => living.has(id) });
+    // Two processes wrote half an object each, a minute ago (not stale by age); then one was killed.
+    for (const id of [dead, alive]) {
+      const dir = path.join(root, '.tmp', `p-${id}`);
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, 'half-written'), 'partial');
+    }
+    const anonymous = path.join(root, '.tmp', randomUUID()); // a store with no process: the hour rule
+    await mkdir(anonymous);
+    await writeFile(path.join(anonymous, 'half-written'), 'partial');
+
+    const store = new FsObjectStore(root, owner(self));
+    await store.init();
+    expect(await tmpEntries(root)).toEqual([`p-${alive}`, `p-${self}`, path.basename(anonymous)].sort());
+    expect(await readdir(path.join(root, '.tmp', `p-${alive}`))).toEqual(['half-written']);
+    expect(await store.put('k/three.bin', Buffer.from('three'))).toEqual({ sizeBytes: 5 });
   });
 
   it('puts without init() (a store opened only to write, as tests and tools do)', async () => {

@@ -3,9 +3,11 @@
  * file in the same filesystem, fsync it, rename over the final name, fsync the directory.
  *
  * Several processes may share one root (API and worker roles given the same DATA_DIR): each store
- * writes its temporary files in a directory of its own under `<root>/.tmp`, and at start removes
- * only what has not been touched for an hour, which a live process's file never is (it is written
- * to until it is renamed away).
+ * writes its temporary files in a directory of its own under `<root>/.tmp`. At start it removes what
+ * crashed processes left: at once the directory of a Lucida process known to be dead (named
+ * `p-<process id>`, checked through process liveness: core/index/process-liveness.ts), and anything
+ * else once untouched for an hour, which a live process's file never is (it is written to until it
+ * is renamed away).
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
@@ -18,25 +20,45 @@ import { assertValidKey, type ByteRange, type ObjectStore, type StoredObject } f
 /** Temporary files and directories untouched for this long were left by a process that died. */
 const STALE_TEMPORARY_MS = 3600_000;
 
+/** The running process, when the store belongs to one: its temporary directory is named after it. */
+export interface StoreOwner {
+  processId: string;
+  /** Whether another process (by id) is alive: a dead one's temporary files can go at once. */
+  isAlive(processId: string): Promise<boolean>;
+}
+
+const PROCESS_DIR = /^p-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
 export class FsObjectStore implements ObjectStore {
   /** `<root>/.tmp`, shared by every process using the root. */
   private readonly tmpRoot: string;
   /** This store's own directory in it. */
   private readonly tmpDir: string;
 
-  constructor(private readonly root: string) {
+  constructor(private readonly root: string, private readonly owner?: StoreOwner) {
     this.tmpRoot = path.join(root, '.tmp');
-    this.tmpDir = path.join(this.tmpRoot, randomUUID());
+    this.tmpDir = path.join(this.tmpRoot, owner ? `p-${owner.processId}` : randomUUID());
   }
 
   /**
    * Creates the root and this store's temporary directory, and removes temporary files (and
-   * directories) crashed processes left: those untouched for an hour. Other live processes' files stay.
+   * directories) crashed processes left: a dead process's directory at once (when this store has an
+   * owner to ask), others once untouched for an hour. Other live processes' files stay.
    */
   async init(): Promise<void> {
     await mkdir(this.tmpRoot, { recursive: true });
+    await this.removeDeadProcessDirectories();
     await removeStaleTemporaries(this.tmpRoot, Date.now() - STALE_TEMPORARY_MS);
     await mkdir(this.tmpDir, { recursive: true });
+  }
+
+  private async removeDeadProcessDirectories(): Promise<void> {
+    if (!this.owner) return;
+    for (const name of await readdir(this.tmpRoot)) {
+      const id = PROCESS_DIR.exec(name)?.[1];
+      if (!id || id === this.owner.processId || await this.owner.isAlive(id)) continue;
+      await rm(path.join(this.tmpRoot, name), { recursive: true, force: true });
+    }
   }
 
   private file(key: string): string {

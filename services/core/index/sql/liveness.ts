@@ -31,3 +31,8 @@ export function processIsLive(processId: string): string {
 export function tryProcessLockSql(processId: string): SqlStatement {
   return { text: `SELECT pg_try_advisory_lock(${processLockKey('$1::uuid')}) AS locked`, values: [processId] };
 }
+
+/** Whether the process `processId` is alive: one row, `alive`. */
+export function processAliveSql(processId: string): SqlStatement {
+  return { text: `SELECT ${processIsLive('$1::uuid')} AS alive`, values: [processId] };
+}
