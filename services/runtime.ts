@@ -16,6 +16,7 @@ import { PostgresTimeline } from './core/index/postgres-timeline.js';
 import { createPool, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from './core/index/database.js';
 import { PostgresInstanceIndex } from './core/index/postgres-index.js';
 import { PostgresPendingRows } from './core/index/postgres-pending.js';
+import { PostgresInventory } from './core/index/postgres-inventory.js';
 import { isProcessAlive, startProcessLiveness } from './core/index/process-liveness.js';
 import { reconcilePending } from './worker/reconcile.js';
 import { PostgresCaptureRepository } from './core/index/postgres-captures.js';
@@ -102,7 +103,7 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
   if (roles.includes('worker')) {
     const workerLog = log.child({ role: 'worker' });
     const worker: Worker = await startWorker({
-      queue, pending: new PostgresPendingRows(pool), captures, ingest: { ...ingest, log: workerLog }, log: workerLog,
+      queue, pending: new PostgresPendingRows(pool), inventory: new PostgresInventory(pool), captures, ingest: { ...ingest, log: workerLog }, log: workerLog,
       maxPixels: config.photos.maxPixels, concurrency: config.photos.convertConcurrency, metrics,
     });
     started.push(() => worker.stop());

@@ -3,7 +3,8 @@
  * - `convert-photo`: uploaded photographs → VL Photographic Images (convert-photo.ts);
  * - `derive`: thumbnail, default rendering and QA after every ingest (derive.ts);
  * - `reconcile-pending`: abandoned stores, every five minutes (reconcile.ts; every process, API or
- *   worker, also runs one pass at start: runtime.ts).
+ *   worker, also runs one pass at start: runtime.ts);
+ * - `discard-object`: objects a failed store left behind (discard-object.ts).
  * Conversion and derive jobs are fetched in batches and settled one by one (perJobResults), so one
  * bad photo never fails its neighbours; a full batch is followed at once by the next (burst).
  */
@@ -12,16 +13,20 @@ import type { Logger } from 'pino';
 import type { CaptureRepository } from '../core/capture/capture-port.js';
 import type { IngestDeps } from '../core/ingest/ingest-instance.js';
 import type { Metrics } from '../core/metrics.js';
+import type { PostgresInventory } from '../core/index/postgres-inventory.js';
 import type { PostgresPendingRows } from '../core/index/postgres-pending.js';
-import { DEAD_LETTER, JOBS, type ConvertPhotoJob, type DeriveJob } from '../core/queue/jobs.js';
+import { DEAD_LETTER, JOBS, type ConvertPhotoJob, type DeriveJob, type DiscardObjectJob } from '../core/queue/jobs.js';
 import type { PgBossQueue } from '../core/queue/pg-boss-queue.js';
 import { convertCaptureFile, markDeadLettered } from './convert-photo.js';
 import { deriveInstance } from './derive.js';
+import { discardObject } from './discard-object.js';
 import { reconcilePending } from './reconcile.js';
 
 export interface WorkerDeps {
   queue: PgBossQueue;
   pending: PostgresPendingRows;
+  /** What the index names (discard-object never removes such an object). */
+  inventory: PostgresInventory;
   captures: CaptureRepository;
   ingest: IngestDeps;
   log: Logger;
@@ -75,6 +80,8 @@ export async function startWorker(deps: WorkerDeps): Promise<Worker> {
     });
   });
   await boss.schedule(JOBS.reconcilePending, '*/5 * * * *');
+  await boss.work(JOBS.discardObject, batch, settleEach<DiscardObjectJob>((job) =>
+    discardObject({ store, inventory: deps.inventory, log: deps.log }, job.data)));
   deps.log.info('worker started');
   return {
     async stop() {

@@ -17,6 +17,7 @@ import { parseCaptureMetadata } from '../../services/core/capture/index.js';
 import { PostgresCaptureRepository } from '../../services/core/index/postgres-captures.js';
 import { PostgresInstanceIndex } from '../../services/core/index/postgres-index.js';
 import { PostgresPendingRows } from '../../services/core/index/postgres-pending.js';
+import { PostgresInventory } from '../../services/core/index/postgres-inventory.js';
 import { PgBossQueue } from '../../services/core/queue/pg-boss-queue.js';
 import { DEAD_LETTER, JOBS } from '../../services/core/queue/jobs.js';
 import { FsObjectStore } from '../../services/core/storage/fs-object-store.js';
@@ -71,7 +72,7 @@ describe('convert-photo on pg-boss', () => {
     // Two retries, no delay: three attempts in all, then the dead-letter queue.
     queue = await PgBossQueue.start({ databaseUrl: db.url, log, retry: { retryLimit: 2, retryDelaySeconds: 0, heartbeatSeconds: 30 } });
     worker = await startWorker({
-      queue, pending: new PostgresPendingRows(db.pool), captures, log, maxPixels: 1e8, concurrency: 2,
+      queue, pending: new PostgresPendingRows(db.pool), inventory: new PostgresInventory(db.pool), captures, log, maxPixels: 1e8, concurrency: 2,
       ingest: { index, store, log, pendingTimeoutSeconds: 900, queue },
     });
     jpeg = await makeCameraJpeg({ width: 128, height: 96 });

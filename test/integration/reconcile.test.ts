@@ -11,6 +11,7 @@ import { testLogger } from '../helpers/server.js';
 import { startTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { PostgresInstanceIndex } from '../../services/core/index/postgres-index.js';
 import { PostgresPendingRows } from '../../services/core/index/postgres-pending.js';
+import { PostgresInventory } from '../../services/core/index/postgres-inventory.js';
 import { FsObjectStore } from '../../services/core/storage/fs-object-store.js';
 import { newUid } from '../../services/core/dicom/index.js';
 import { reconcilePending } from '../../services/worker/reconcile.js';
@@ -122,7 +123,7 @@ describe('reconciliation of abandoned stores', () => {
     const stale = await abandon(3600);
     const queue = await PgBossQueue.start({ databaseUrl: db.url, log, retry: { retryLimit: 1, retryDelaySeconds: 0, heartbeatSeconds: 30 } });
     const worker = await startWorker({
-      queue, pending: new PostgresPendingRows(db.pool), captures: new PostgresCaptureRepository(db.pool), log,
+      queue, pending: new PostgresPendingRows(db.pool), inventory: new PostgresInventory(db.pool), captures: new PostgresCaptureRepository(db.pool), log,
       ingest: { index, store, log, pendingTimeoutSeconds: 900, queue }, maxPixels: 1e8, concurrency: 1,
     });
     try {

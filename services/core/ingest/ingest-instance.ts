@@ -151,8 +151,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
       return fail(FailureReason.ProcessingFailure, 'this SOP Instance is being stored by another request; retry later');
     }
     // Taken over from an abandoned attempt: its object (under its own key) is garbage now.
-    await deps.store.delete(existing.objectKey).catch((err) =>
-      deps.log.warn({ err, sopInstanceUID: pending.sopInstanceUID }, 'could not delete abandoned object'));
+    await discard(deps, existing.objectKey, pending.sopInstanceUID);
   }
 
   // Phase 2: the object.
@@ -160,7 +159,12 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     await deps.store.put(pending.objectKey, bytes);
   } catch (err) {
     deps.log.error({ err, sopInstanceUID: pending.sopInstanceUID }, 'object store write failed');
-    await deps.index.deletePending(pending.sopInstanceUID, pending.objectKey).catch(() => {});
+    // A failed write may still land (S3: the store may finish a PUT whose answer was lost): the
+    // object is removed now and looked for again later. Unless both are in hand, the pending row
+    // stays, naming the object, for reconciliation.
+    if (await discard(deps, pending.objectKey, pending.sopInstanceUID, { outcomeUnknown: true })) {
+      await deps.index.deletePending(pending.sopInstanceUID, pending.objectKey).catch(() => {});
+    }
     return fail(FailureReason.OutOfResources, 'the archive could not write the object');
   }
 
@@ -173,7 +177,7 @@ export async function ingestInstance(deps: IngestDeps, bytes: Buffer, opts: Inge
     }
     if (result.reason === 'not-pending') {
       // Another request took the row over: our object is garbage, their row is theirs.
-      await deps.store.delete(pending.objectKey).catch(() => {});
+      await discard(deps, pending.objectKey, pending.sopInstanceUID);
       return fail(FailureReason.ProcessingFailure, 'the pending store was taken over by another request; retry later');
     }
     await undo(deps, pending.sopInstanceUID, pending.objectKey);
@@ -201,6 +205,35 @@ async function sendDerive(deps: IngestDeps, p: ParsedInstance): Promise<void> {
 
 async function undo(deps: IngestDeps, sopInstanceUID: string, objectKey: string): Promise<void> {
   // Object first: a pending row without an object is harmless; an object without a row is an orphan.
-  await deps.store.delete(objectKey).catch((err) => deps.log.error({ err, sopInstanceUID }, 'undo: delete object failed'));
+  // So the row goes only once the object is gone or its removal is queued; else reconciliation has both.
+  if (!(await discard(deps, objectKey, sopInstanceUID))) return;
   await deps.index.deletePending(sopInstanceUID, objectKey).catch((err) => deps.log.error({ err, sopInstanceUID }, 'undo: delete row failed'));
+}
+
+/** How long after a write whose outcome is unknown its key is looked at again. */
+const UNKNOWN_WRITE_RECHECK_SECONDS = 300;
+
+/**
+ * Removes an object no index row will name (an abandoned attempt's; ours after a failure). When the
+ * store cannot delete it now, or the write may still land (`outcomeUnknown`), a discard-object job
+ * removes it later (services/worker/discard-object.ts, retried through a store outage). True when the
+ * object is gone or its removal is queued: only then may a row that names it go.
+ */
+async function discard(deps: IngestDeps, objectKey: string, sopInstanceUID: string, opts: { outcomeUnknown?: boolean } = {}): Promise<boolean> {
+  let deleted = false;
+  try {
+    await deps.store.delete(objectKey);
+    deleted = true;
+  } catch (err) {
+    deps.log.warn({ err, sopInstanceUID }, 'could not delete an object no row names; queuing its removal');
+  }
+  if (deleted && !opts.outcomeUnknown) return true;
+  if (!deps.queue) return deleted && !opts.outcomeUnknown;
+  try {
+    await deps.queue.send(JOBS.discardObject, { objectKey }, { delaySeconds: opts.outcomeUnknown ? UNKNOWN_WRITE_RECHECK_SECONDS : 30 });
+    return true;
+  } catch (err) {
+    deps.log.error({ err, sopInstanceUID }, 'could not queue the removal of an object no row names');
+    return false;
+  }
 }

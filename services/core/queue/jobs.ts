@@ -10,6 +10,11 @@ export const JOBS = {
   derive: 'derive',
   /** Remove pending instance rows (and their objects) abandoned by crashed requests. */
   reconcilePending: 'reconcile-pending',
+  /**
+   * Remove an object a failed store left behind (a store delete that failed, a write whose outcome
+   * is unknown): retried until the store answers; never an object the index names.
+   */
+  discardObject: 'discard-object',
 } as const;
 
 /** Jobs that exhausted their retries are copied here, for an administrator to inspect. */
@@ -20,11 +25,13 @@ export const DEAD_LETTER = {
 
 export interface ConvertPhotoJob { captureId: string; fileIndex: number }
 export interface DeriveJob { studyInstanceUID: string; seriesInstanceUID: string; sopInstanceUID: string }
+export interface DiscardObjectJob { objectKey: string }
 
 export interface JobPayloads {
   [JOBS.convertPhoto]: ConvertPhotoJob;
   [JOBS.derive]: DeriveJob;
   [JOBS.reconcilePending]: Record<string, never>;
+  [JOBS.discardObject]: DiscardObjectJob;
 }
 export type JobName = keyof JobPayloads;
 
@@ -33,5 +40,6 @@ export interface SqlExecutor { executeSql(text: string, values?: unknown[]): Pro
 
 /** The queue port: what the API and the ingest path need to hand work to the workers. */
 export interface JobQueue {
-  send<N extends JobName>(name: N, data: JobPayloads[N], opts?: { tx?: SqlExecutor }): Promise<void>;
+  /** `delaySeconds`: the job becomes runnable only then. */
+  send<N extends JobName>(name: N, data: JobPayloads[N], opts?: { tx?: SqlExecutor; delaySeconds?: number }): Promise<void>;
 }

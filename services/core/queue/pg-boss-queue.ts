@@ -43,6 +43,8 @@ export class PgBossQueue implements JobQueue {
         [JOBS.convertPhoto, { ...retrying, deadLetter: DEAD_LETTER.convertPhoto }],
         [JOBS.derive, { ...retrying, deadLetter: DEAD_LETTER.derive }],
         [JOBS.reconcilePending, {}],
+        // Up to ~2 days of retries (30 s doubling, at most an hour apart): an outage of the store.
+        [JOBS.discardObject, { retryLimit: 50, retryDelay: 30, retryBackoff: true, retryDelayMax: 3600 }],
       ] as const) {
         await boss.createQueue(name, options);
         if (Object.keys(options).length) await boss.updateQueue(name, options);
@@ -54,8 +56,10 @@ export class PgBossQueue implements JobQueue {
     return new PgBossQueue(boss);
   }
 
-  async send<N extends JobName>(name: N, data: JobPayloads[N], opts: { tx?: SqlExecutor } = {}): Promise<void> {
-    await this.boss.send(name, data as object, opts.tx ? { db: opts.tx } : {});
+  async send<N extends JobName>(name: N, data: JobPayloads[N], opts: { tx?: SqlExecutor; delaySeconds?: number } = {}): Promise<void> {
+    await this.boss.send(name, data as object, {
+      ...(opts.tx ? { db: opts.tx } : {}), ...(opts.delaySeconds ? { startAfter: opts.delaySeconds } : {}),
+    });
   }
 
   async stop(): Promise<void> {
