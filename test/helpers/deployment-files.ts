@@ -142,3 +142,29 @@ export function readKustomization(dir: string): { kustomization: Record<string, 
   }
   return { kustomization, docs };
 }
+
+export interface NginxLocation { modifier: '' | '=' | '^~' | '~' | '~*'; pattern: string; body: string }
+
+/** The `location` blocks of an nginx file (one level: blocks without nested braces), in order. */
+export function nginxLocations(text: string): NginxLocation[] {
+  const uncommented = text.split('\n').map((l) => l.replace(/(^|\s)#.*$/, '')).join('\n');
+  return [...uncommented.matchAll(/\blocation\s+(=|\^~|~\*|~)?\s*(\S+)\s*\{([^{}]*)\}/g)]
+    .map((m) => ({ modifier: (m[1] ?? '') as NginxLocation['modifier'], pattern: m[2], body: m[3] }));
+}
+
+/**
+ * The location nginx picks for a normalized URI (ngx_http_core_module, "location"): an exact
+ * match (=) at once; else the longest matching prefix is remembered, and used at once if marked
+ * ^~; else the regular expressions (~ case-sensitive, ~* case-insensitive) are tried in the order
+ * they appear and the first match is used; else the remembered prefix.
+ */
+export function nginxLocationFor(locations: NginxLocation[], uri: string): NginxLocation | undefined {
+  const exact = locations.find((l) => l.modifier === '=' && l.pattern === uri);
+  if (exact) return exact;
+  const prefix = locations.filter((l) => (l.modifier === '' || l.modifier === '^~') && uri.startsWith(l.pattern))
+    .sort((a, b) => b.pattern.length - a.pattern.length)[0];
+  if (prefix?.modifier === '^~') return prefix;
+  const regex = locations.find((l) => (l.modifier === '~' || l.modifier === '~*')
+    && new RegExp(l.pattern, l.modifier === '~*' ? 'i' : '').test(uri));
+  return regex ?? prefix;
+}

@@ -21,8 +21,8 @@ import { promisify } from 'node:util';
 import { SECRET_VARIABLES } from '../../services/core/config.js';
 import { loadSessionKey } from '../../services/core/auth/tokens.js';
 import {
-  dockerignore, execForm, interpolate, parseDockerfile, readEnvFile, readKustomization, readYaml,
-  type Interpolation, type K8sDoc,
+  dockerignore, execForm, interpolate, nginxLocationFor, nginxLocations, parseDockerfile, readEnvFile,
+  readKustomization, readYaml, type Interpolation, type K8sDoc,
 } from '../helpers/deployment-files.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,13 +36,19 @@ const PRODUCTION = ['DATABASE_URL', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_ACCESS_KEY',
   'AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_JWKS_URL', 'AUTH_ROLE_MAP', 'SESSION_KEY_FILE', 'TRUST_PROXY', 'DATA_DIR'];
 /** Variables whose value is the path of a secret file. */
 const FILE_VARIABLES = [...SECRET_VARIABLES.map((v) => `${v}_FILE`), 'SESSION_KEY_FILE'];
+/**
+ * Variables Node itself reads that a deployment may need to set: NODE_EXTRA_CA_CERTS above all,
+ * when MinIO, Postgres or the OIDC provider present certificates from the Trust's internal CA.
+ */
+const NODE_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS', 'NODE_ENV', 'TZ'];
 /** Seconds the preStop hook and the queue's stop may take besides the HTTP drain. */
 const QUEUE_STOP_SECONDS = 10;
 
 /** What the code says: the variables it reads, its commands, the paths it serves, its drain. */
 const facts = (() => {
   const schema = JSON.parse(read('schemas/config.schema.json')) as { properties: Record<string, { default?: unknown }> };
-  const drain = /closeAllConnections\(\),\s*([\d_]+)\)/.exec(read('services/runtime.ts'));
+  // The API server's drain: `listenHttp(..., { drainMs })`, or the older inline `setTimeout(closeAllConnections, ms)`.
+  const drain = /\bdrainMs:\s*([\d_]+)/.exec(read('services/runtime.ts')) ?? /closeAllConnections\(\),\s*([\d_]+)\)/.exec(read('services/runtime.ts'));
   return {
     variables: new Set(Object.keys(schema.properties)),
     defaultPort: Number(schema.properties.PORT.default),
@@ -53,7 +59,7 @@ const facts = (() => {
   };
 })();
 
-const knownVariable = (name: string) => facts.variables.has(name)
+const knownVariable = (name: string) => facts.variables.has(name) || NODE_VARIABLES.includes(name)
   || (name.endsWith('_FILE') && SECRET_VARIABLES.includes(name.slice(0, -'_FILE'.length)));
 const provided = (env: Record<string, string | undefined>, name: string) => Boolean(env[name])
   || (SECRET_VARIABLES.includes(name) && Boolean(env[`${name}_FILE`]));
@@ -112,7 +118,7 @@ function dockerfileProblems(dockerfile: string, ignoreText: string): string[] {
   for (const args of all(runtime, 'ENV')) {
     for (const m of args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S+)/g)) env[m[1]] = m[2].replace(/^"|"$/g, '');
   }
-  for (const name of Object.keys(env)) if (name !== 'NODE_ENV' && !knownVariable(name)) p.push(`Dockerfile: ENV ${name} is not a Lucida variable`);
+  for (const name of Object.keys(env)) if (!knownVariable(name)) p.push(`Dockerfile: ENV ${name} is not a Lucida variable`);
   if (env.NODE_ENV !== 'production') p.push('Dockerfile: NODE_ENV is not production');
   const port = Number(env.PORT ?? facts.defaultPort);
   const exposed = all(runtime, 'EXPOSE').flatMap((a) => a.split(/\s+/)).map((x) => Number(x.replace(/\/tcp$/, '')));
@@ -258,6 +264,20 @@ function composeProblems(m: ComposeModel): string[] {
     p.push(`nginx: the upstream (${upstream?.[0]?.trim()}) is not the api service on its PORT, re-resolved`);
   }
   if (!(proxy.ports ?? []).length) p.push('compose proxy: publishes no port');
+  // Metrics stay off the public entrance, in every spelling Express routes by default (any case,
+  // a trailing slash; nginx matches after decoding %XX and merging slashes), while the rest of
+  // what Lucida serves is proxied.
+  const locations = nginxLocations(m.files['nginx/lucida-locations.conf'] ?? '');
+  const body = (uri: string) => nginxLocationFor(locations, uri)?.body ?? '';
+  for (const metrics of facts.metricsPaths) {
+    const capitalised = `/${metrics[1].toUpperCase()}${metrics.slice(2)}`;
+    for (const uri of [metrics, `${metrics}/`, metrics.toUpperCase(), `${metrics.toUpperCase()}/`, capitalised]) {
+      if (!/\breturn\s+404\b/.test(body(uri))) p.push(`nginx: ${uri} reaches the API (metrics are not for the public entrance)`);
+    }
+  }
+  for (const uri of [...facts.healthPaths, '/dicomweb/studies', '/wado', '/api/captures', '/viewer/']) {
+    if (!/\bproxy_pass\s+http:\/\/lucida_api\s*;/.test(body(uri))) p.push(`nginx: ${uri} is not proxied to the API`);
+  }
   const tlsSecrets = secretNames(m.tls.services?.proxy ?? {});
   for (const [, file] of (m.files['nginx/lucida-https.conf'] ?? '').matchAll(/ssl_certificate(?:_key)?\s+\/run\/secrets\/(\S+);/g)) {
     if (!tlsSecrets.includes(file) || !m.tls.secrets?.[file]?.file) p.push(`compose.tls.yaml: nginx reads secret ${file}, which the proxy is not given`);
@@ -320,6 +340,10 @@ function k8sProblems(m: K8sModel): string[] {
       for (const key of FILE_VARIABLES.filter((k) => env[k])) {
         if (!mountedFrom(env[key]!, isSecret)) p.push(`${where}: ${key}=${env[key]} is not in a mounted Secret`);
       }
+      // Node only warns when the file is missing, and then MinIO's or Postgres's certificate is refused.
+      if (env.NODE_EXTRA_CA_CERTS && !mountedFrom(env.NODE_EXTRA_CA_CERTS, (v) => Boolean(v.configMap || v.secret || v.projected))) {
+        p.push(`${where}: NODE_EXTRA_CA_CERTS=${env.NODE_EXTRA_CA_CERTS} is not in a mounted ConfigMap or Secret`);
+      }
       for (const dir of [env.DATA_DIR ?? '/data', '/tmp']) {
         if (!mounts.some((mt) => mt.mountPath === dir && volumes.get(mt.name)?.emptyDir)) p.push(`${where}: ${dir} is not an emptyDir (the root filesystem is read-only)`);
       }
@@ -380,6 +404,13 @@ function k8sProblems(m: K8sModel): string[] {
 
 const DOCKERFILE = read('docker/Dockerfile');
 const DOCKERIGNORE = read('docker/Dockerfile.dockerignore');
+const LOCATIONS = 'nginx/lucida-locations.conf';
+
+/** Edits the proxy's locations file, failing if the text to replace is not there. */
+function editLocations(m: ComposeModel, from: string, to: string): void {
+  if (!m.files[LOCATIONS].includes(from)) throw new Error(`${LOCATIONS} has no "${from}"`);
+  m.files[LOCATIONS] = m.files[LOCATIONS].replace(from, to);
+}
 
 describe('deployment files (docker/)', () => {
   it('check against what the code has: variables, commands, probe and metrics paths, the drain', () => {
@@ -404,6 +435,19 @@ describe('deployment files (docker/)', () => {
       'ConfigMap/lucida-config', 'Deployment/lucida-api', 'Deployment/lucida-worker', 'Job/lucida-migrate',
       'Namespace/lucida', 'PodDisruptionBudget/lucida-api', 'PodDisruptionBudget/lucida-worker', 'Service/lucida-api']);
     expect(k8sProblems(model)).toEqual([]);
+  });
+
+  it('Node\'s own variables may be set: a CA bundle for an internal CA, mounted from a ConfigMap', () => {
+    const compose = loadCompose();
+    Object.assign(compose.compose.services.api.environment, { NODE_EXTRA_CA_CERTS: '/etc/lucida/ca/ca.pem', NODE_OPTIONS: '--max-old-space-size=768', TZ: 'Europe/London' });
+    expect(composeProblems(compose)).toEqual([]);
+    const k8s = structuredClone(loadK8s());
+    (k8s.docs as Json[]).find((d) => d.kind === 'ConfigMap').data.NODE_EXTRA_CA_CERTS = '/etc/lucida/ca/ca.pem';
+    for (const w of (k8s.docs as Json[]).filter((d) => d.kind === 'Deployment' || d.kind === 'Job')) {
+      w.spec.template.spec.volumes.push({ name: 'trust-ca', configMap: { name: 'trust-ca' } });
+      w.spec.template.spec.containers[0].volumeMounts.push({ name: 'trust-ca', mountPath: '/etc/lucida/ca', readOnly: true });
+    }
+    expect(k8sProblems(k8s)).toEqual([]);
   });
 
   it('docker/session-key.mjs makes a session key that the API loads', async () => {
@@ -457,6 +501,16 @@ describe('the deployment checks find the mistakes they are for', () => {
     { mistake: 'unused .env.example entry', edit: (m) => loadCompose({ ...m.env, S3_BUKET: 'x' }), expected: /\.env\.example: S3_BUKET/ },
     { mistake: 'database user', edit: (m) => { m.compose.services.postgres.environment.POSTGRES_USER = 'pacs'; }, expected: /database_url/ },
     { mistake: 'TLS secret', edit: (m) => { m.tls.services.proxy.secrets = ['tls_certificate']; }, expected: /tls_private_key/ },
+    { mistake: 'typo in a Node variable', edit: (m) => { m.compose.services.api.environment.NODE_EXTRA_CA_CERT = '/ca.pem'; }, expected: /api: NODE_EXTRA_CA_CERT is not a Lucida variable/ },
+    ...([
+      ['exact-match metrics block', 'location = /metrics', /^(?=[^]*nginx: \/METRICS reaches the API)(?=[^]*nginx: \/metrics\/ reaches the API)/],
+      ['case-sensitive metrics block', 'location ~ ^/metrics/?$', /nginx: \/METRICS reaches the API/],
+      ['metrics block without the trailing slash', 'location ~* ^/metrics$', /nginx: \/metrics\/ reaches the API/],
+    ] as const).map(([mistake, block, expected]) => ({
+      mistake, expected, edit: (m: ComposeModel) => editLocations(m, 'location ~* ^/metrics/?$', block),
+    })),
+    { mistake: 'catch-all marked ^~', edit: (m) => editLocations(m, 'location / {', 'location ^~ / {'), expected: /nginx: \/metrics reaches the API/ },
+    { mistake: 'only DICOMweb proxied', edit: (m) => editLocations(m, 'location / {', 'location /dicomweb/ {'), expected: /nginx: \/healthz is not proxied/ },
   ];
   it.each(composeCases)('compose: $mistake', ({ edit, expected }) => {
     const model = loadCompose();
@@ -480,6 +534,8 @@ describe('the deployment checks find the mistakes they are for', () => {
     { mistake: 'Service target', edit: (m) => { (m.docs as Json[]).find((d) => d.kind === 'Service').spec.ports[0].targetPort = 'web'; }, expected: /targetPort web/ },
     { mistake: 'unknown command', edit: (m) => { podOf(m, 'lucida-migrate').containers[0].args = ['migrations']; }, expected: /"migrations" is not a command/ },
     { mistake: 'one replica', edit: (m) => { (m.docs as Json[]).find((d) => d.metadata.name === 'lucida-worker' && d.kind === 'Deployment').spec.replicas = 1; }, expected: /fewer than 2 replicas/ },
+    { mistake: 'typo in a Node variable', edit: (m) => { (m.docs as Json[]).find((d) => d.kind === 'ConfigMap').data.TZZ = 'Europe/London'; }, expected: /TZZ is not a Lucida variable/ },
+    { mistake: 'CA bundle not mounted', edit: (m) => { (m.docs as Json[]).find((d) => d.kind === 'ConfigMap').data.NODE_EXTRA_CA_CERTS = '/etc/lucida/ca/ca.pem'; }, expected: /NODE_EXTRA_CA_CERTS=\/etc\/lucida\/ca\/ca.pem is not in a mounted ConfigMap or Secret/ },
     { mistake: 'manifest left out', edit: (m) => { m.kustomization.resources = m.kustomization.resources.filter((r: string) => r !== 'worker.yaml'); }, expected: /worker.yaml is not in kustomization/ },
   ];
   it.each(k8sCases)('k8s: $mistake', ({ edit, expected }) => {

@@ -136,6 +136,20 @@ describe('metrics', () => {
     expect(text).not.toMatch(/\d+\.\d+\.\d+\.\d+\.\d+/); // nothing shaped like a UID
   });
 
+  // Only the exact path answers: Express's default (case-insensitive, trailing slash optional)
+  // would let a spelling the proxy does not block (docker/nginx/lucida-locations.conf) through.
+  it.each(['/metrics/', '/METRICS', '/Metrics?x=1', '/METRICS/'])('does not answer %s: a 404 problem', async (path) => {
+    const res = await request(srv.url).get(path).expect(404);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body.code).toBe('ROUTE_NOT_FOUND');
+    expect(res.text).not.toContain('lucida_http_requests_total');
+  });
+
+  it('still answers the health probes beside it', async () => {
+    await request(srv.url).get('/healthz').expect(200, { status: 'ok' });
+    await request(srv.url).get('/readyz').expect(200, { status: 'ready' });
+  });
+
   describe('a worker-only process', () => {
     let worker: Runtime;
     let url: string;
@@ -173,6 +187,10 @@ describe('metrics', () => {
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(res.body.code).toBe('ROUTE_NOT_FOUND');
       await request(url).post('/metrics').expect(404);
+      for (const path of ['/metrics/', '/METRICS']) {
+        const wrong = await request(url).get(path).expect(404);
+        expect(wrong.body.code).toBe('ROUTE_NOT_FOUND');
+      }
     });
   });
 });

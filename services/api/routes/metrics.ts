@@ -8,7 +8,10 @@ import type { Metrics } from '../../core/metrics.js';
 import { publicRoute } from '../middleware/auth.js';
 
 export function metricsRoutes(metrics: Metrics): Router {
-  const router = Router();
+  // Exactly /metrics: Express matches paths case-insensitively and with an optional trailing slash
+  // by default, so /METRICS or /metrics/ would answer too and slip past a proxy that blocks the
+  // exact path. Anything else falls through to the 404 problem.
+  const router = Router({ caseSensitive: true, strict: true });
   router.get('/metrics', publicRoute('prometheus scrape: no patient data'), async (_req, res) => {
     const body = await metrics.scrape();
     // As bytes: Express would rewrite a string's Content-Type (its parameters reordered).
