@@ -37,8 +37,13 @@ const QUEUE_STATES = { ready: 'readyCount', deferred: 'deferredCount', blocked: 
 /** Prefix of pg-boss's own queues (`__pgboss__send-it`): not Lucida's work. */
 const PG_BOSS_INTERNAL = '__pgboss__';
 
-/** A scrape waits this long at most for pg-boss; then the queue samples are left out of that scrape. */
+/** A scrape waits this long at most for pg-boss by default; then the queue samples are left out of that scrape. */
 const QUEUE_QUERY_TIMEOUT_MS = 3000;
+
+export interface MetricsOptions {
+  /** How long a scrape waits for pg-boss's queue counts (default 3000 ms: well within Prometheus's 10 s scrape timeout). */
+  queueQueryTimeoutMs?: number;
+}
 
 /** Request durations: a QIDO takes milliseconds, a large STOW minutes. */
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -57,7 +62,8 @@ export class Metrics {
   private readonly storeErrors: client.Counter<'operation'>;
   private readonly storeDuration: client.Histogram<'operation'>;
 
-  constructor(private readonly log: Logger) {
+  constructor(private readonly log: Logger, options: MetricsOptions = {}) {
+    const queueQueryTimeoutMs = options.queueQueryTimeoutMs ?? QUEUE_QUERY_TIMEOUT_MS;
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry, prefix: 'lucida_' });
     this.httpRequests = new client.Counter({
@@ -104,7 +110,7 @@ export class Metrics {
     const sources = () => this.sources;
     // The two queue gauges are collected together (prom-client collects concurrently): one query for both.
     let reading: Promise<QueueCounts[] | undefined> | undefined;
-    const queueCounts = () => (reading ??= readQueues(this.sources, this.log).finally(() => { reading = undefined; }));
+    const queueCounts = () => (reading ??= readQueues(this.sources, this.log, queueQueryTimeoutMs).finally(() => { reading = undefined; }));
     new client.Gauge({
       name: 'lucida_queue_jobs', registers, labelNames: ['queue', 'state'],
       help: 'Jobs per queue and state (ready, deferred, blocked, active) as last counted by pg-boss\'s monitor (at most a minute old)',
@@ -193,14 +199,14 @@ export class Metrics {
 }
 
 /** pg-boss's queue counts, or undefined when they cannot be read now (the database away, slow). */
-async function readQueues(sources: MetricSources, log: Logger): Promise<QueueCounts[] | undefined> {
+async function readQueues(sources: MetricSources, log: Logger, timeoutMs: number): Promise<QueueCounts[] | undefined> {
   if (!sources.queues) return undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       sources.queues.getQueues(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer in ${QUEUE_QUERY_TIMEOUT_MS} ms`)), QUEUE_QUERY_TIMEOUT_MS);
+        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
   } catch (err) {

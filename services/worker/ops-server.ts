@@ -5,11 +5,12 @@
  * security headers, request ids and problem+json errors as the API's; everything else is a 404.
  * Nothing here touches patient data, so there is no authentication, audit or rate limit.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import express from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import type { Metrics } from '../core/metrics.js';
+import { listenHttp } from '../api/http/listen.js';
 import { errorHandler, notFound } from '../api/middleware/errors.js';
 import { requestMetrics } from '../api/middleware/metrics.js';
 import { requestContext } from '../api/middleware/request-context.js';
@@ -37,28 +38,13 @@ export async function startOpsServer(deps: {
   app.use(notFound);
   app.use(errorHandler);
 
-  // As the API's server (runtime.ts): headers must arrive in time, idle sockets are dropped.
-  const server = http.createServer({ connectionsCheckingInterval: 1000 }, app);
-  server.headersTimeout = deps.config.http.headersTimeoutSeconds * 1000;
-  server.requestTimeout = deps.config.requestTimeoutSeconds * 1000;
-  server.timeout = deps.config.requestTimeoutSeconds * 1000;
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(deps.config.port, deps.config.host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : deps.config.port;
-  deps.log.info({ port }, 'ops server listening (/healthz, /readyz, /metrics)');
+  // The API's socket timeouts (api/http/listen.ts), with a whole-request deadline: nothing here takes long.
+  const listening = await listenHttp(app, deps.config, { requestTimeoutMs: deps.config.requestTimeoutSeconds * 1000, drainMs: 0 });
+  deps.log.info({ port: listening.port }, 'ops server listening (/healthz, /readyz, /metrics)');
   return {
-    url: `http://localhost:${port}`,
-    server,
-    async stop() {
-      // Probes and scrapes are short: closing idle sockets, then any left, ends it at once.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      server.closeAllConnections();
-      await closed;
-    },
+    url: listening.url,
+    server: listening.server,
+    // Probes and scrapes are short: closing idle sockets, then any left, ends it at once.
+    stop: () => listening.close(),
   };
 }

@@ -34,6 +34,7 @@ import { loadOrCreateLocalKey, signLocalToken } from '../../services/core/auth/t
 import { newUid } from '../../services/core/dicom/index.js';
 import { makeBenchPhoto, makeJpeg, makeVlPhoto, seededRandom } from '../fixtures/dicom.js';
 import { freePort } from '../helpers/net.js';
+import { inParallel } from '../helpers/parallel.js';
 import { DEMO_SEEDER_SUBJECT, seedDemo } from '../../services/core/demo/seed.js';
 import { ensureViewerBuilt, launchUrl, openBrowser } from '../helpers/browser.js';
 
@@ -84,13 +85,6 @@ function multipart(instances: Buffer[]): Buffer {
   for (const i of instances) chunks.push(Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), i, Buffer.from('\r\n'));
   chunks.push(Buffer.from(`--${BOUNDARY}--\r\n`));
   return Buffer.concat(chunks);
-}
-
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
 }
 
 const pct = (xs: number[], p: number) => {
@@ -300,7 +294,7 @@ async function captureSection({ base, child, dataDir, db, token, line }: Section
   })();
   const ids: string[] = [];
   const postTimes: number[] = [];
-  await pool(requests, CONCURRENCY, async (r) => {
+  await inParallel(requests, CONCURRENCY, async (r) => {
     if (abandoned) return;
     const t = process.hrtime.bigint();
     const res = await call(`${base}/api/captures`, {
@@ -363,7 +357,7 @@ async function captureSection({ base, child, dataDir, db, token, line }: Section
   const concurrent: number[] = [];
   const items = Array.from({ length: 1000 }, (_, i) => thumbs[i % thumbs.length]);
   const t = process.hrtime.bigint();
-  await pool(items, CONCURRENCY, async (url) => { concurrent.push(await thumbnail(url)); });
+  await inParallel(items, CONCURRENCY, async (url) => { concurrent.push(await thumbnail(url)); });
   line(`  thumbnail concurrency ${CONCURRENCY}: ${(items.length / (ms(t) / 1000)).toFixed(0)} req/s, p50 ${pct(concurrent, 50).toFixed(1)} ms  p95 ${pct(concurrent, 95).toFixed(1)} ms`);
 }
 
@@ -448,7 +442,7 @@ async function storageSection(line: (s: string) => void): Promise<void> {
         for (let i = 0; i < photos.length; i += 10) batches.push(photos.slice(i, i + 10));
         const t0 = process.hrtime.bigint();
         let failed = 0;
-        await pool(batches, CONCURRENCY, async (batch) => {
+        await inParallel(batches, CONCURRENCY, async (batch) => {
           const r = await call(`${srv.base}/dicomweb/studies`, { method: 'POST', headers: { ...auth, 'Content-Type': CT }, body: multipart(batch) });
           if (r.status !== 200) failed++;
         });
@@ -460,7 +454,7 @@ async function storageSection(line: (s: string) => void): Promise<void> {
           const items = Array.from({ length: count }, (_, i) => rows[i % rows.length]);
           const t = process.hrtime.bigint();
           let got = 0;
-          await pool(items, CONCURRENCY, async (r) => {
+          await inParallel(items, CONCURRENCY, async (r) => {
             const res = await call(`${srv.base}/dicomweb/studies/${study}/series/${r.series_uid}/instances/${r.sop_uid}${suffix}`, { headers: { ...auth, Accept: accept } });
             if (res.status !== 200) throw new Error(`${label} retrieve ${suffix}: ${res.status}`);
             got += res.bytes;
@@ -541,7 +535,7 @@ async function main() {
     const totalBytes = photos.reduce((a, p) => a + p.length, 0);
     const t0 = process.hrtime.bigint();
     let failures = 0;
-    await pool(batches, CONCURRENCY, async (body) => {
+    await inParallel(batches, CONCURRENCY, async (body) => {
       const r = await call(`${base}/dicomweb/studies`, { method: 'POST', headers: { ...auth, 'Content-Type': CT, Accept: 'application/dicom+json' }, body });
       if (r.status !== 200) failures++;
     });
@@ -574,7 +568,7 @@ async function main() {
       }
       fillBatches.push(multipart(instances));
     }
-    await pool(fillBatches, CONCURRENCY, async (body) => {
+    await inParallel(fillBatches, CONCURRENCY, async (body) => {
       const r = await call(`${base}/dicomweb/studies`, { method: 'POST', headers: { ...auth, 'Content-Type': CT }, body });
       if (r.status !== 200) throw new Error(`fill STOW failed: ${r.status}`);
     });
@@ -639,7 +633,7 @@ async function main() {
       const items = Array.from({ length: count }, (_, i) => targets[i % targets.length]);
       const t = process.hrtime.bigint();
       let bytes = 0;
-      await pool(items, CONCURRENCY, async (f) => {
+      await inParallel(items, CONCURRENCY, async (f) => {
         const r = await call(b + urlOf(f), { headers: { ...auth, Accept: accept } });
         if (r.status !== 200) throw new Error(`${label}: ${r.status}`);
         bytes += r.bytes;

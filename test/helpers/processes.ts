@@ -20,7 +20,7 @@ export interface LucidaProcess {
   lines: string[];
   /** Log lines (parsed JSON) whose `msg` is `msg`. */
   logged(msg: string): Record<string, unknown>[];
-  /** Resolves with the exit code or signal once the process has ended. */
+  /** Resolves with the exit code or signal once the process has ended and all its output is in `lines`. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Sends `signal` and waits for the process to end. */
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -55,8 +55,15 @@ export async function spawnLucida(opts: {
   };
   collect(child.stdout!);
   collect(child.stderr!);
+  // 'close', not 'exit': stdout and stderr may still deliver data after 'exit' (a SIGKILLed child's
+  // last lines, still in the pipe), and writing them to a closed (or by then reused) descriptor would
+  // fail or land in another file. 'close' comes once both streams have ended, after 'exit'. Should a
+  // grandchild still hold the pipes, they are destroyed 5 s after 'exit', which brings 'close'.
+  child.once('exit', () => {
+    setTimeout(() => { child.stdout?.destroy(); child.stderr?.destroy(); }, 5000).unref();
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
       closeSync(fd);
       resolve({ code, signal });
     });

@@ -9,7 +9,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { testLogger } from '../helpers/server.js';
 import { startTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { receivePhoto, submitCapture, newCaptureId } from '../../services/core/capture/capture-service.js';
@@ -21,28 +20,11 @@ import { PostgresInventory } from '../../services/core/index/postgres-inventory.
 import { PgBossQueue } from '../../services/core/queue/pg-boss-queue.js';
 import { DEAD_LETTER, JOBS } from '../../services/core/queue/jobs.js';
 import { FsObjectStore } from '../../services/core/storage/fs-object-store.js';
-import type { ObjectStore } from '../../services/core/storage/object-store.js';
 import { convertCaptureFile } from '../../services/worker/convert-photo.js';
 import { startWorker, type Worker } from '../../services/worker/worker.js';
 import { makeCameraJpeg } from '../fixtures/photos.js';
+import { FaultyStore } from '../helpers/faulty-store.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** FsObjectStore whose instance writes fail while `failures` > 0 (or always when it is Infinity). */
-class FaultyStore implements ObjectStore {
-  failures = 0;
-  constructor(private readonly inner: FsObjectStore) {}
-  async put(key: string, body: Buffer | Readable) {
-    if (key.startsWith('instances/') && this.failures > 0) {
-      this.failures--;
-      throw new Error('injected: disk full');
-    }
-    return this.inner.put(key, body);
-  }
-  get(key: string, range?: { start: number; end?: number }) { return this.inner.get(key, range); }
-  delete(key: string) { return this.inner.delete(key); }
-  exists(key: string) { return this.inner.exists(key); }
-  list(prefix: string) { return this.inner.list(prefix); }
-}
 
 const METADATA = {
   patient: { nhsNumber: '9449305552', name: { family: 'Worker', given: ['Test'] }, sex: 'M' },
@@ -66,7 +48,8 @@ describe('convert-photo on pg-boss', () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'lucida-worker-'));
     const fs = new FsObjectStore(root);
     await fs.init();
-    store = new FaultyStore(fs);
+    // Instance writes fail while `failures` > 0 (always when it is Infinity); uploads are never refused.
+    store = new FaultyStore(fs, { failPut: (key) => key.startsWith('instances/') });
     captures = new PostgresCaptureRepository(db.pool);
     index = new PostgresInstanceIndex(db.pool);
     // Two retries, no delay: three attempts in all, then the dead-letter queue.

@@ -8,7 +8,8 @@
  * 1. concurrent STOW-RS of one new patient's new study (two series) through both APIs at once creates
  *    one patient, one study and two series rows, acknowledges every instance, and nobody deadlocks;
  * 2. photographs captured through both APIs are converted exactly once in effect by the two
- *    competing workers (pg-boss, SKIP LOCKED), each with its derive job done;
+ *    competing workers (pg-boss, SKIP LOCKED), each with its derive job done (how the work was split
+ *    between them is up to the scheduler: it is reported, not asserted);
  * 3. a worker killed with SIGKILL in the middle of a conversion leaves its job to the other worker,
  *    which finishes it once the job's heartbeat has lapsed (JOB_HEARTBEAT_SECONDS=10).
  * The figures (instances sent / acknowledged / found, jobs queued / completed / by worker, takeover
@@ -35,6 +36,7 @@ import { makeCameraJpeg, setExifOrientation } from '../fixtures/photos.js';
 import { postCapture, waitForCapture, waitForQa } from '../helpers/capture.js';
 import { startTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort } from '../helpers/net.js';
+import { inParallel } from '../helpers/parallel.js';
 import { readyAt, spawnLucida, type LucidaProcess } from '../helpers/processes.js';
 import { multipartBody, testLogger } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -56,19 +58,6 @@ const CAPTURE_METADATA = {
 
 /** Where the derive job puts an instance's thumbnail (services/worker/derive.ts). */
 const thumbnailKey = (sop: string) => objectKeys.derivative(sop, renditionVariant(1, STANDARD_RENDITIONS.thumbnail));
-
-/** Runs `fn` over `items`, at most `limit` at a time; results in input order. */
-async function inParallel<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i], i);
-    }
-  }));
-  return out;
-}
 
 /**
  * Lines that must never appear: error level and above, and a deadlock or serialization failure at any
@@ -216,7 +205,7 @@ describe('many processes, one database', () => {
     expect(await audit.verify()).toEqual(expect.objectContaining({ ok: true }));
   });
 
-  it('converts photographs captured through both APIs exactly once, the work shared by both workers', async () => {
+  it('converts photographs captured through both APIs exactly once by the competing workers', async () => {
     const photographer = await token('photographer', 'scale-photographer');
     // Twelve captures of the same picture (stored turned, so each conversion re-encodes it).
     const photo = await makeCameraJpeg({ width: 1600, height: 1200, orientation: 6 });
@@ -243,30 +232,45 @@ describe('many processes, one database', () => {
       expect(await store.exists(thumbnailKey(r.sop_uid))).not.toBeNull();
     }
 
-    // Who did what: each worker logs the conversions and renditions it did.
-    const converted = workers.map((w) => w.logged('photo stored').filter((l) => accepted.includes(l.captureId as string)).length);
-    expect(converted.reduce((a, b) => a + b, 0)).toBe(12);
-    expect(converted.every((n) => n > 0)).toBe(true);
+    // Who did what: each worker logs each conversion it did (the line may reach this process a little
+    // after the capture's status says stored). Twelve in all, whoever did them: the split depends on
+    // which worker polled first each time, and is only reported. That each worker takes jobs is shown
+    // deterministically by the next test (the victim takes one while the survivor is paused).
+    const converted = await waitFor(
+      () => workers.map((w) => w.logged('photo stored').filter((l) => accepted.includes(l.captureId as string)).length),
+      (counts) => counts.reduce((a, b) => a + b, 0) >= 12, { timeoutMs: 5000, intervalMs: 50 });
     figures.byWorker = workers.map((w, i) => `${w.name} converted ${converted[i]}`).join(', ');
+    expect(converted.reduce((a, b) => a + b, 0)).toBe(12);
     for (const p of [...apis.map((a) => a.p), ...workers]) expect({ [p.name]: badLines(p) }).toEqual({ [p.name]: [] });
   });
 
   it('leaves the conversion of a worker killed with SIGKILL to the other worker', async () => {
     const [victim, survivor] = workers;
     const photographer = await token('photographer', 'scale-photographer');
-    const res = await postCapture(apis[1].url, photographer, { ...CAPTURE_METADATA, groups: [{ ...CAPTURE_METADATA.groups[0], files: ['a.jpg', 'b.jpg'] }] },
-      [{ fileName: 'a.jpg', bytes: bigPhoto }, { fileName: 'b.jpg', bytes: bigPhoto }]).expect(202);
-    const captureId = res.body.id as string;
+    let captureId = '';
     const jobsOfCapture = async () => (await db.pool.query<{ id: string; state: string; retry_count: number; file: number }>(
       `SELECT id, state, retry_count, (data->>'fileIndex')::int AS file FROM pgboss.job
        WHERE name = $1 AND data->>'captureId' = $2 ORDER BY file`, [JOBS.convertPhoto, captureId])).rows;
 
-    // pg-boss 12 does not record which worker holds a job. With one conversion at a time per worker,
-    // two active conversions are one in each: the victim's is in flight when it dies.
-    const active = await waitFor(jobsOfCapture, (jobs) => jobs.filter((j) => j.state === 'active').length === 2, { timeoutMs: 30_000, intervalMs: 20 });
-    expect(active.map((j) => j.state)).toEqual(['active', 'active']);
-    victim.child.kill('SIGKILL');
+    // pg-boss 12 does not record which worker holds a job. So the survivor is paused (SIGSTOP) while
+    // the two-file capture is queued: the victim, one conversion at a time, is then the only worker
+    // that can take a job, and the first active job is its own. It is killed as soon as that is
+    // seen (polled every 20 ms), seconds before a 24 MP conversion could end. No race on scheduling.
+    let atKill: Awaited<ReturnType<typeof jobsOfCapture>>;
+    survivor.child.kill('SIGSTOP');
+    try {
+      const res = await postCapture(apis[1].url, photographer, { ...CAPTURE_METADATA, groups: [{ ...CAPTURE_METADATA.groups[0], files: ['a.jpg', 'b.jpg'] }] },
+        [{ fileName: 'a.jpg', bytes: bigPhoto }, { fileName: 'b.jpg', bytes: bigPhoto }]).expect(202);
+      captureId = res.body.id as string;
+      atKill = await waitFor(jobsOfCapture, (jobs) => jobs.some((j) => j.state === 'active'), { timeoutMs: 30_000, intervalMs: 20 });
+      if (atKill.some((j) => j.state === 'active')) victim.child.kill('SIGKILL');
+    } finally {
+      survivor.child.kill('SIGCONT');
+    }
     const killedAt = Date.now();
+    // One job taken (the victim's), the other still waiting for a worker.
+    expect({ jobsWhenKilled: atKill.map((j) => j.state).sort() }).toEqual({ jobsWhenKilled: ['active', 'created'] });
+    const victimsFile = atKill.find((j) => j.state === 'active')!.file;
     expect((await victim.exited).signal).toBe('SIGKILL');
 
     // Follow the jobs until both are done: the victim's lapses (heartbeat), is retried and completes.
@@ -279,14 +283,14 @@ describe('many processes, one database', () => {
     const finishedAt = Date.now();
     expect(done.map((j) => j.state)).toEqual(['completed', 'completed']);
     const retried = done.filter((j) => j.retry_count > 0);
-    expect(retried).toHaveLength(1);
+    expect(retried.map((j) => j.file)).toEqual([victimsFile]); // only the victim's job lapsed and ran again
 
     // The capture ends converted, once: the survivor stored both files, one instance and one object each.
     const status = await waitForCapture(apis[0].url, photographer, captureId);
     expect(status.files.map((f: any) => f.status)).toEqual(['stored', 'stored']);
-    const storedBy = (w: LucidaProcess) => w.logged('photo stored').filter((l) => l.captureId === captureId).map((l) => l.fileIndex);
+    const storedBy = (w: LucidaProcess) => w.logged('photo stored').filter((l) => l.captureId === captureId).map((l) => l.fileIndex as number);
     expect(storedBy(victim)).toEqual([]);
-    expect(storedBy(survivor).sort()).toEqual([0, 1]);
+    expect((await waitFor(() => storedBy(survivor).sort(), (files) => files.length >= 2, { timeoutMs: 5000, intervalMs: 50 }))).toEqual([0, 1]);
     for (const f of status.files) {
       const { rows } = await db.pool.query(`SELECT object_key FROM instances WHERE sop_uid = $1 AND status = 'stored'`, [f.sopInstanceUID]);
       expect(rows).toHaveLength(1);

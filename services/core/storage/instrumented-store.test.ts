@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { FaultyStore } from '../../../test/helpers/faulty-store.js';
 import { testLogger } from '../../../test/helpers/server.js';
 import { Metrics } from '../metrics.js';
 import { FsObjectStore } from './fs-object-store.js';
@@ -24,31 +24,11 @@ async function fsStore(): Promise<FsObjectStore> {
 // The decorator changes nothing a caller can see: the whole contract holds through it.
 describeObjectStoreContract('FsObjectStore through instrumentStore', async () => instrumentStore(await fsStore(), new Metrics(log)));
 
-/** A filesystem store whose puts fail while `failures` > 0, and whose listing fails half way. */
-class FaultyStore implements ObjectStore {
-  failures = 0;
-  constructor(private readonly inner: FsObjectStore) {}
-  async put(key: string, body: Buffer | Readable) {
-    if (this.failures > 0) {
-      this.failures--;
-      throw new Error('injected: disk full');
-    }
-    return this.inner.put(key, body);
-  }
-  get(key: string, range?: { start: number; end?: number }) { return this.inner.get(key, range); }
-  delete(key: string) { return this.inner.delete(key); }
-  exists(key: string) { return this.inner.exists(key); }
-  async *list(prefix: string) {
-    yield* this.inner.list(prefix);
-    throw new Error('injected: listing cut off');
-  }
-}
-
-/** The value of one labelled sample in the scrape text, 0 when absent. */
-async function sample(metrics: Metrics, name: string, labels: Record<string, string>): Promise<number> {
+/** The value of one labelled sample in the scrape text; undefined when the scrape has no such sample. */
+async function sample(metrics: Metrics, name: string, labels: Record<string, string>): Promise<number | undefined> {
   const prefix = `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}} `;
   const line = (await metrics.scrape()).split('\n').find((l) => l.startsWith(prefix));
-  return line === undefined ? 0 : Number(line.slice(prefix.length));
+  return line === undefined ? undefined : Number(line.slice(prefix.length));
 }
 
 describe('instrumentStore', () => {
@@ -56,7 +36,8 @@ describe('instrumentStore', () => {
   let metrics: Metrics;
   let store: ObjectStore;
   beforeEach(async () => {
-    faulty = new FaultyStore(await fsStore());
+    // Puts fail while `failures` > 0; every listing fails once it has yielded what the store holds.
+    faulty = new FaultyStore(await fsStore(), { failListing: true });
     metrics = new Metrics(log);
     store = instrumentStore(faulty, metrics);
   });
@@ -75,8 +56,10 @@ describe('instrumentStore', () => {
     await expect(store.get('no/such')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(await store.exists('no/such')).toBeNull();
     await store.delete('no/such');
-    for (const op of ['get', 'exists', 'delete', 'put']) expect(await errors(op)).toBe(0);
-    expect(await timings('get')).toBe(1);
+    // Every operation's error count is there from the start, at 0 (metrics.ts), and stays there.
+    for (const op of ['get', 'exists', 'delete', 'put', 'list']) expect(await errors(op)).toBe(0);
+    for (const op of ['get', 'exists', 'delete']) expect(await timings(op)).toBe(1);
+    expect(await timings('put')).toBeUndefined(); // no put yet: no sample
   });
 
   it('counts a listing that fails part way through', async () => {
@@ -85,6 +68,7 @@ describe('instrumentStore', () => {
     await expect((async () => { for await (const o of store.list('b/')) seen.push(o.key); })()).rejects.toThrow('listing cut off');
     expect(seen).toEqual(['b/one']);
     expect(await errors('list')).toBe(1);
+    expect(await timings('list')).toBeUndefined(); // a listing is a stream, not timed as one operation
   });
 
   it('shows the error count in the scrape text', async () => {
