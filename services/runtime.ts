@@ -2,10 +2,11 @@
  * Composition root: builds adapters from config and starts the roles. Nothing else constructs
  * adapters. Used by cli.ts and by tests that need a whole running server.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { buildApp } from './api/app.js';
+import { listenHttp } from './api/http/listen.js';
 import type { Config } from './core/config.js';
 import type { AuditLog } from './core/audit/types.js';
 import { createTokenVerifier, loadOrCreateLocalKey, loadSessionKey, type TokenVerifier } from './core/auth/tokens.js';
@@ -71,12 +72,20 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
     started.push(() => embedded.stop());
     databaseUrl = embedded.url;
   }
-  const pool = createPool(databaseUrl, config.dbPoolMax);
+  // Migrations on a connection of their own, without a time limit: one on a big table may take minutes.
+  const migrations = createPool(databaseUrl, 1);
+  const applied = await migrate(migrations).finally(() => migrations.end());
+  if (applied.length) log.info({ applied }, 'migrations applied');
+  // Serving queries have a bound, so that one sent to a database host that vanished (failover,
+  // network cut) fails in 2 minutes with a 503, not after TCP's ~15. No legitimate one comes near it:
+  // requests read at most 1,000 rows (QIDO, timeline, annotations, audit search) through indexes; the
+  // slowest, an audit search on an unindexed filter (action, outcome) that matches nothing, scans the
+  // trail at about a million rows a second; the audit writer's batch has its own 15 s
+  // statement_timeout; reconciliation works row by row. A wait on a lock held by a frozen peer ends too.
+  const pool = createPool(databaseUrl, config.dbPoolMax, { queryTimeoutMs: 120_000 });
   started.push(() => pool.end());
   const metrics = new Metrics(log);
   metrics.observe({ pool });
-  const applied = await migrate(pool);
-  if (applied.length) log.info({ applied }, 'migrations applied');
   // This process's liveness lock, held until the very end (stopped after the roles, before the pool).
   const liveness = await startProcessLiveness({ database: databaseUrl, log });
   started.push(() => liveness.stop());
@@ -143,30 +152,12 @@ async function start(config: Config, log: Logger, roles: Role[], started: (() =>
       annotations: new PostgresAnnotationRepository(pool),
       processId: liveness.processId,
     });
-    // Node checks headersTimeout from a timer (every 30 s by default): check every second, or a
-    // client dribbling its headers (slowloris) keeps its socket up to 30 s longer.
-    const srv = http.createServer({ connectionsCheckingInterval: 1000 }, app);
-    server = srv;
-    // Large STOW bodies may take minutes: no whole-request deadline, but an idle socket is dropped.
-    srv.requestTimeout = 0;
-    srv.headersTimeout = config.http.headersTimeoutSeconds * 1000;
-    srv.timeout = config.requestTimeoutSeconds * 1000;
-    srv.keepAliveTimeout = 65_000;
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(config.port, config.host, () => resolve());
-    });
-    started.push(async () => {
-      // Stop accepting; let in-flight requests finish (up to 10 s), then close what is left.
-      const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
-      srv.closeIdleConnections();
-      const timer = setTimeout(() => srv.closeAllConnections(), 10_000);
-      await closed;
-      clearTimeout(timer);
-    });
-    const address = srv.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    url = `http://localhost:${port}`;
+    // Large STOW bodies may take minutes: no whole-request deadline (an idle socket is still dropped).
+    // On stop, requests in flight may finish for up to 10 s; then what is left is closed.
+    const listening = await listenHttp(app, config, { requestTimeoutMs: 0, drainMs: 10_000 });
+    started.push(() => listening.close());
+    server = listening.server;
+    url = listening.url;
   }
 
   let stopping: Promise<void> | undefined;

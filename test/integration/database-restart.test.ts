@@ -4,6 +4,8 @@
  * /readyz is 503, /healthz 200, and the process stays up (pg-boss and the liveness connection report
  * their errors in the log, they do not crash it). Once Postgres is back on the same data directory and
  * port, the same process serves again by itself, takes its liveness lock again, and stores new instances.
+ * A host that stops answering instead (its backend frozen with SIGSTOP: sockets up, nothing said) is
+ * bounded by the serving pool's query timeout, its connection dropped, and the pool serves on.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,6 +18,7 @@ import { freePort } from '../helpers/net.js';
 import { readyAt, spawnLucida, type LucidaProcess } from '../helpers/processes.js';
 import { multipartBody } from '../helpers/server.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import type pg from 'pg';
 import { newUid } from '../../services/core/dicom/index.js';
 
 /** Longest a request may take to fail while the database is down. */
@@ -59,6 +62,77 @@ describe('Postgres restarting under a running API process', () => {
       await pool.end();
       await admin.end();
     }
+  });
+
+  describe('a database host that stops answering (vanished: failover, network cut), with a query timeout', () => {
+    const TIMEOUT_MS = 500;
+    /** Freezes (SIGSTOP) the backend serving `client`: its socket stays up, nothing answers, nothing is closed. */
+    async function freeze(client: { query: pg.Pool['query'] }, admin: pg.Pool): Promise<() => void> {
+      const { rows: [{ pid }] } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      process.kill(pid, 'SIGSTOP');
+      let thawed = false;
+      const thaw = () => { if (!thawed) process.kill(pid, 'SIGCONT'); thawed = true; };
+      thaws.push(thaw);
+      expect((await admin.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount).toBe(1);
+      return thaw;
+    }
+    const thaws: (() => void)[] = [];
+    afterEach(() => { for (const thaw of thaws.splice(0)) thaw(); });
+
+    it('fails a query in flight after the timeout, drops its connection, and serves the next on a new one', async () => {
+      const pool = createPool(database!.url, 1, { queryTimeoutMs: TIMEOUT_MS });
+      const admin = createPool(database!.url, 1);
+      try {
+        await freeze(pool, admin);
+        const t = Date.now();
+        await expect(pool.query('SELECT 1')).rejects.toThrow('Query read timeout');
+        expect(Date.now() - t).toBeLessThan(TIMEOUT_MS + 1000);
+        // The pool's one connection was the frozen one: the next query gets a new connection at once.
+        const t2 = Date.now();
+        expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+        expect(Date.now() - t2).toBeLessThan(TIMEOUT_MS);
+      } finally {
+        await pool.end();
+        await admin.end();
+      }
+    });
+
+    it('in a transaction: the statement fails after the timeout, the ROLLBACK at once, and the client is not pooled again', async () => {
+      const pool = createPool(database!.url, 1, { queryTimeoutMs: TIMEOUT_MS });
+      const admin = createPool(database!.url, 1);
+      try {
+        const client = await pool.connect();
+        await client.query('BEGIN');
+        const thaw = await freeze(client, admin);
+        const t = Date.now();
+        await expect(client.query('SELECT 1')).rejects.toThrow('Query read timeout');
+        // Not queued behind the unanswered statement for another timeout: the connection is closed.
+        await expect(client.query('ROLLBACK')).rejects.toThrow();
+        const failedMs = Date.now() - t;
+        expect(failedMs).toBeLessThan(TIMEOUT_MS + 300);
+        client.release(); // as the repositories do, without an error: the pool must discard it anyway
+        const t2 = Date.now();
+        expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+        expect(Date.now() - t2).toBeLessThan(TIMEOUT_MS);
+        expect(pool.totalCount).toBe(1);
+        // Thawed, the backend finds its client gone and ends its session: the transaction is rolled back.
+        thaw();
+        expect(await waitFor(async () => (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'")).rows[0].n,
+          (n) => n === 0, { timeoutMs: 5000 })).toBe(0);
+      } finally {
+        await pool.end();
+        await admin.end();
+      }
+    });
+
+    it('has no timeout unless asked (migrations, one-off commands)', async () => {
+      const pool = createPool(database!.url, 1);
+      try {
+        expect((await pool.query<{ slept: string }>("SELECT pg_sleep($1)::text AS slept", [(TIMEOUT_MS * 2) / 1000])).rows).toEqual([{ slept: '' }]);
+      } finally {
+        await pool.end();
+      }
+    });
   });
 
   it('answers 503 while the database is down, without hanging or dying, and recovers by itself', async () => {

@@ -3,8 +3,10 @@
  * row whose owner process holds its advisory lock is left alone; one whose owner's session has ended
  * (the process died) is removed at once, with its object, whatever its age; one without an owner is
  * left until PENDING_TIMEOUT_SECONDS. A re-send of an instance whose first attempt died with its
- * process is stored at once. Real Postgres, real filesystem store; "other processes" are separate
- * sessions holding (or having held) their own locks, as a separate process does.
+ * process is stored at once. A lock connection that stops answering (its backend frozen, as a vanished
+ * host) is found by the ping, and the lock taken again once its old session is gone. Real Postgres,
+ * real filesystem store; "other processes" are separate sessions holding (or having held) their own
+ * locks, as a separate process does.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -208,5 +210,49 @@ describe('process liveness and abandoned stores', () => {
     } finally {
       await live.stop();
     }
+  });
+  it('notices a connection that stops answering (its backend frozen, as a vanished host) and takes its lock again', async () => {
+    // Pinged every 200 ms, 500 ms to answer (in production 10 s and 5 s).
+    const live = await startProcessLiveness({ database: db.url, log, retryMs: { first: 100, max: 400 }, ping: { everyMs: 200, timeoutMs: 500 } });
+    let frozen: number | undefined;
+    try {
+      const { rows: [{ pid }] } = await db.pool.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE application_name = $1', [`lucida ${live.processId}`]);
+      // SIGSTOP: the session stays open and its socket stays up, but nothing answers (as a host that
+      // vanished without closing its sockets). No 'end', no 'error' reaches the client.
+      process.kill(pid, 'SIGSTOP');
+      frozen = pid;
+      const t = Date.now();
+      expect(await waitFor(() => live.held, (held) => !held, { timeoutMs: 5000, intervalMs: 20 })).toBe(false);
+      const noticedMs = Date.now() - t;
+      expect(lines.some((l) => l.includes('"msg":"process liveness lock lost') && l.includes(live.processId) && l.includes('Query read timeout'))).toBe(true);
+      // The frozen session still holds the lock: it cannot be taken again yet.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(live.held).toBe(false);
+      process.kill(pid, 'SIGCONT');
+      frozen = undefined;
+      // Thawed, the backend finds its client gone, ends, and releases the lock: taken again.
+      expect(await waitFor(() => live.held, (held) => held, { timeoutMs: 10_000, intervalMs: 50 })).toBe(true);
+      console.log(`liveness: a frozen backend noticed in ${noticedMs} ms (ping every 200 ms, 500 ms timeout)`);
+    } finally {
+      if (frozen) process.kill(frozen, 'SIGCONT');
+      await live.stop();
+    }
+  });
+
+  it('pings on a timer that keeps no process alive, and stops with it', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const live = await startProcessLiveness({ database: db.url, log, ping: { everyMs: 50, timeoutMs: 500 } });
+    const name = `lucida ${live.processId}`;
+    const sessions = async () => (await db.pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [name])).rows[0].n;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(live.held).toBe(true);
+    expect(timers()).toBe(before); // the ping's timer is unref'd
+    await live.stop();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Neither a ping nor a reconnection after stop(): no session under its name, nothing lost.
+    expect(await sessions()).toBe(0);
+    expect(lines.some((l) => l.includes('process liveness lock lost') && l.includes(live.processId))).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { type RequestHandler } from 'express';
@@ -74,6 +74,28 @@ describe('errorHandler', () => {
       await pool.end();
       return pool.query('SELECT 1').then(() => { throw new Error('expected a refusal'); }, (err: Error) => err);
     }
+    /**
+     * What node-postgres really throws when the database host stops answering (it vanished: failover,
+     * network cut) and query_timeout passes: a server that completes the start-up, then is silent.
+     */
+    async function unansweredQuery(): Promise<Error> {
+      const accepted: net.Socket[] = [];
+      const silent = net.createServer((socket) => {
+        accepted.push(socket);
+        // AuthenticationOk, then ReadyForQuery (idle): the v3 protocol's 'R' and 'Z' messages; then nothing.
+        socket.once('data', () => socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49])));
+      }).listen(0, '127.0.0.1');
+      await new Promise((resolve) => silent.once('listening', resolve));
+      const client = new pg.Client({ host: '127.0.0.1', port: (silent.address() as AddressInfo).port, user: 'u', database: 'd', query_timeout: 100 });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        return await client.query('SELECT 1').then(() => { throw new Error('expected a timeout'); }, (err: Error) => err);
+      } finally {
+        for (const socket of accepted) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    }
     const sqlState = (code: string) => Object.assign(new Error('terminating connection due to administrator command'), { code, severity: 'FATAL' });
 
     it.each([
@@ -82,6 +104,7 @@ describe('errorHandler', () => {
       ['SQLSTATE 57P01 (admin shutdown)', async () => sqlState('57P01')],
       ['SQLSTATE 08006 (connection failure)', async () => sqlState('08006')],
       ['a connection error wrapped as a cause', async () => new Error('query failed', { cause: await refusedConnection() })],
+      ['a query unanswered within query_timeout (the database host vanished)', unansweredQuery],
     ])('is 503 UNAVAILABLE, without the library\'s message: %s', async (_name, make) => {
       const err = await make();
       const res = await request(appWith(throwing(err))).get('/things/1').expect(503);

@@ -60,13 +60,14 @@ function clientWentAway(req: import('express').Request, res: import('express').R
 /** SQLSTATEs of a database that cannot serve now: class 08 (connection), shutdown and start-up (57P0x), too many connections. */
 const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[1-3]|53300)$/;
 /**
- * node-postgres reports a lost or unobtainable connection as a plain Error with one of these
- * messages and no code (pg/lib/client.js, pg-pool): the library's fixed wording, not a client's.
+ * node-postgres reports a lost, unobtainable or unanswering connection as a plain Error with one of
+ * these messages and no code (pg/lib/client.js, pg-pool): the library's fixed wording, not a client's.
+ * 'Query read timeout' is the pool's query_timeout passing (a database host that vanished).
  */
 const PG_CONNECTION_MESSAGES = new Set([
   'Connection terminated', 'Connection terminated unexpectedly', 'Connection terminated due to connection timeout',
   'timeout exceeded when trying to connect', 'Client has encountered a connection error and is not queryable',
-  'Cannot use a pool after calling end on the pool',
+  'Cannot use a pool after calling end on the pool', 'Query read timeout',
 ]);
 
 /**

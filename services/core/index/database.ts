@@ -119,8 +119,53 @@ async function openForPostgresUser(dir: string): Promise<void> {
   }
 }
 
-export function createPool(url: string, max = 20): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
+export interface PoolOptions {
+  /**
+   * Longest a query may wait for its answer, in ms (node-postgres's query_timeout): past it the query
+   * fails with 'Query read timeout' (503 to an HTTP client) and its connection is closed. For serving
+   * processes, whose database host may vanish (failover, network partition) without closing its
+   * sockets: a query sent then would otherwise wait for TCP to give up, about 15 minutes. Default none:
+   * migrations and one-off commands may legitimately run for minutes.
+   */
+  queryTimeoutMs?: number;
+}
+
+/**
+ * A client that closes its connection when a query outlives query_timeout. node-postgres then only
+ * stops waiting: the query stays in flight on the connection and whatever is sent next queues behind
+ * it (a transaction's ROLLBACK would wait as long again, and the client would go back to the pool
+ * still stuck). Closed, what follows fails at once, the server rolls back the session's transaction
+ * when it notices, and the pool discards the client. (end() destroys the socket of a client with a
+ * query in flight, without waiting for the server.)
+ */
+class ClosingOnTimeoutClient extends pg.Client {
+  // Every overload of query(): a callback last, or a promise returned (`never` stands for each overload's own return type).
+  override query(...args: unknown[]): never {
+    const closeIfTimedOut = (err: unknown) => {
+      if ((err as Error | null)?.message === QUERY_TIMEOUT_MESSAGE) void this.end().catch(() => {});
+    };
+    const callback = args[args.length - 1];
+    if (typeof callback === 'function') {
+      args[args.length - 1] = (err: unknown, res: unknown) => { closeIfTimedOut(err); callback(err, res); };
+    }
+    const query = super.query as unknown as (...a: unknown[]) => unknown;
+    const result = query.apply(this, args);
+    if (result instanceof Promise) result.catch(closeIfTimedOut);
+    return result as never;
+  }
+}
+
+/** node-postgres's fixed wording when query_timeout passes (pg/lib/client.js). */
+export const QUERY_TIMEOUT_MESSAGE = 'Query read timeout';
+
+export function createPool(url: string, max = 20, opts: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url, max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000,
+    // An idle connection whose host vanished is found dead (and dropped) after 10 s idle plus the
+    // probes (Node sets 1 s between probes, 10 probes), before a request picks it. Ignored on Unix sockets.
+    keepAlive: true, keepAliveInitialDelayMillis: 10_000,
+    ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs, Client: ClosingOnTimeoutClient } : {}),
+  });
   // An idle client losing its connection (e.g. Postgres restarting) must not crash the process.
   pool.on('error', () => {});
   // Nor a checked-out one: pg-pool takes its own 'error' listener off a client while it is out (a

@@ -1,20 +1,35 @@
 /** The index's inventory of objects, for `verify-store` (sql/inventory.ts). Read only. */
 import type pg from 'pg';
-import { accountedKeysSql, expectedObjectsSql, pendingCountSql } from './sql/inventory.js';
+import {
+  UPLOADS_START, accountedKeysSql, keptUploadsPageSql, pendingCountSql, storedObjectsPageSql, type UploadCursor,
+} from './sql/inventory.js';
 
 export interface ExpectedObject { key: string; sizeBytes: number; sha256: string }
+
+interface ObjectRow { key: string; size_bytes: string; sha256: string }
+
+const toExpected = (r: ObjectRow): ExpectedObject => ({ key: r.key, sizeBytes: Number(r.size_bytes), sha256: r.sha256 });
 
 export class PostgresInventory {
   constructor(private readonly pool: pg.Pool) {}
 
-  /** Every object the index expects, page by page in key order. */
+  /**
+   * Every object the index expects: stored instances' objects, then kept uploads, each table page by
+   * page on its primary key (no particular key order). A row stored while the run goes may be missed.
+   */
   async *expected(pageSize = 1000): AsyncIterable<ExpectedObject> {
-    let after = '';
-    for (;;) {
-      const { rows } = await this.pool.query<{ key: string; size_bytes: string; sha256: string }>(expectedObjectsSql(after, pageSize));
-      for (const r of rows) yield { key: r.key, sizeBytes: Number(r.size_bytes), sha256: r.sha256 };
-      if (rows.length < pageSize) return;
-      after = rows[rows.length - 1].key;
+    for (let afterPk = '0'; ;) {
+      const { rows } = await this.pool.query<ObjectRow & { pk: string }>(storedObjectsPageSql(afterPk, pageSize));
+      for (const r of rows) yield toExpected(r);
+      if (rows.length < pageSize) break;
+      afterPk = rows[rows.length - 1].pk;
+    }
+    for (let after: UploadCursor = UPLOADS_START; ;) {
+      const { rows } = await this.pool.query<ObjectRow & { capture_id: string; file_index: number }>(keptUploadsPageSql(after, pageSize));
+      for (const r of rows) yield toExpected(r);
+      if (rows.length < pageSize) break;
+      const last = rows[rows.length - 1];
+      after = { captureId: last.capture_id, fileIndex: last.file_index };
     }
   }
 

@@ -8,7 +8,11 @@
  * owner's lock is not held belongs to a dead process, and reconciliation may remove it at once.
  *
  * If the connection is lost while the process lives (Postgres restarted, network cut), it is opened
- * again with backoff and the same lock taken again. Until then other processes see this one as dead:
+ * again with backoff and the same lock taken again. A connection can also die without a word: the
+ * database host vanished (failover, partition) or its backend stopped answering. Neither end hears of
+ * it while the session is idle, and `held` would stay true while the server may already have ended
+ * the session and released the lock. So the connection is pinged (`SELECT 1`, every 10 s, 5 s to
+ * answer); an unanswered ping counts as a lost connection. Until then other processes see this one as dead:
  * they may remove its in-flight pending rows, whose requests then fail (never a 200 for a removed
  * object: commitStored refuses a row that is no longer its own pending row).
  *
@@ -36,6 +40,8 @@ export interface LivenessOptions {
   log: Logger;
   /** First and longest wait between reconnection attempts (ms); the wait doubles in between. */
   retryMs?: { first: number; max: number };
+  /** How often the held connection is pinged, and how long a ping may take (ms). */
+  ping?: { everyMs: number; timeoutMs: number };
 }
 
 /**
@@ -65,12 +71,18 @@ class Liveness implements ProcessLiveness {
   private client?: pg.Client;
   private stopped = false;
   private timer?: NodeJS.Timeout;
+  private pingTimer?: NodeJS.Timeout;
   private readonly clientConfig: pg.ClientConfig;
   private readonly retry: { first: number; max: number };
+  private readonly ping: { everyMs: number; timeoutMs: number };
 
   constructor(private readonly opts: LivenessOptions) {
     const base: pg.ClientConfig = typeof opts.database === 'string' ? { connectionString: opts.database } : { ...opts.database.options };
-    this.clientConfig = { ...base, keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 10_000 };
+    this.ping = opts.ping ?? { everyMs: 10_000, timeoutMs: 5000 };
+    // Every statement on this connection is short (settings, the lock, the ping): the ping's timeout bounds them all.
+    this.clientConfig = {
+      ...base, keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 10_000, query_timeout: this.ping.timeoutMs,
+    };
     this.retry = opts.retryMs ?? { first: 500, max: 5000 };
   }
 
@@ -102,11 +114,28 @@ class Liveness implements ProcessLiveness {
       }
       this.client = client;
       this.held = true;
+      this.schedulePing(client);
       return true;
     } catch (err) {
       await client.end().catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Pings `client` after `everyMs`, then again, while it is the held connection. An answer not back in
+   * `timeoutMs` (the connection's query_timeout) is a lost connection: lost() ends it (destroying the socket, since a
+   * query is in flight) and reconnects. One ping at a time: the next is scheduled once one answers.
+   */
+  private schedulePing(client: pg.Client): void {
+    this.pingTimer = setTimeout(() => {
+      if (this.stopped || this.client !== client) return;
+      client.query('SELECT 1').then(
+        () => { if (!this.stopped && this.client === client) this.schedulePing(client); },
+        (err: Error) => this.lost(client, err));
+    }, this.ping.everyMs);
+    // Never what keeps a process alive.
+    this.pingTimer.unref();
   }
 
   private lost(client: pg.Client, err?: Error): void {
@@ -139,6 +168,7 @@ class Liveness implements ProcessLiveness {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.pingTimer);
     const client = this.client;
     this.client = undefined;
     this.held = false;

@@ -26,6 +26,10 @@ export class PgBossQueue implements JobQueue {
     const every = Math.min(60, opts.retry.heartbeatSeconds);
     const boss = new PgBoss({
       connectionString: opts.databaseUrl, schema: 'pgboss', max: 4, useListenNotify: true,
+      // Its own pool: drop a connection whose host vanished within about 20 s, as the serving pool
+      // does (index/database.ts createPool). pg-boss hands its options to pg.Pool as they are, but
+      // does not declare pg's socket options in its type.
+      ...({ keepAlive: true, keepAliveInitialDelayMillis: 10_000 } as object),
       superviseIntervalSeconds: every, monitorIntervalSeconds: every,
     });
     boss.on('error', (err) => opts.log.error({ err }, 'queue error'));
