@@ -57,6 +57,8 @@ describe('fuzzing the running server', () => {
   const slowest: { case: string; ms: number; description: string }[] = [];
   /** Cases with an oversized body that the server answered early and cut (allowed; listed in the report). */
   const expectedResets: string[] = [];
+  /** Fresh connections reset before any answer, whose one re-send was answered (printed, see run()). */
+  const freshResets: string[] = [];
   /** The last exchange on each client socket, to explain a reset by what came before it on the connection. */
   const lastOnSocket = new Map<string, string>();
 
@@ -107,7 +109,15 @@ describe('fuzzing the running server', () => {
   async function run(c: FuzzCase): Promise<FuzzResponse> {
     const id = `${c.category}:${c.index}`;
     c.request.headers = { ...c.request.headers, 'X-Request-Id': `fuzz-${c.category}-${c.index}` };
-    const res = await send(srv.url, agent, c.request, 90_000);
+    let res = await send(srv.url, agent, c.request, 90_000);
+    // A connection of its own (not a kept-alive one) reset within moments, with nothing else wrong:
+    // seen a few times in ~10 runs, only while the process-killing suites (crash, scale-out) ran
+    // beside this one on 2 cores, once for a request the server had answered 202. Not reproduced
+    // alone or replayed. It is sent once more and printed; a second reset is a finding.
+    if (res.kind === 'network-error' && !c.mayReset && !res.reused && (res.code === 'ECONNRESET' || res.code === 'EPIPE')) {
+      freshResets.push(`${id} (${res.code} after ${res.ms} ms)`);
+      res = await send(srv.url, agent, c.request, 90_000);
+    }
     slowest.push({ case: id, ms: res.ms, description: c.description.slice(0, 160) });
     slowest.sort((a, b) => b.ms - a.ms).splice(5);
     const tally = tallies.get(c.category)!;
@@ -206,6 +216,7 @@ describe('fuzzing the running server', () => {
       lines.push(`${c.padEnd(15)} ${String(t.sent).padStart(5)} ${String(count(200, 300)).padStart(5)} ${String(count(400, 500)).padStart(5)} ${String(count(500, 600)).padStart(4)} ${String(net).padStart(4)}  ${statuses}${errors ? ` | ${errors}` : ''}${t.skipped ? ` | not sendable: ${t.skipped}` : ''}`);
     }
     if (expectedResets.length) lines.push(`connections cut after an early answer to an oversized body (allowed): ${expectedResets.join(', ')}`);
+    if (freshResets.length) lines.push(`fresh connections reset before an answer, answered when sent again: ${freshResets.join(', ')}`);
     lines.push(`slowest: ${slowest.map((s) => `${s.case} ${s.ms} ms (${s.description})`).join('; ')}`);
     return lines.join('\n');
   }
