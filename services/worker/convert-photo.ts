@@ -90,8 +90,9 @@ export async function convertCaptureFile(deps: ConvertDeps, job: ConvertPhotoJob
 
 /**
  * A job in the dead-letter queue ran out of attempts (or expired on its last one, e.g. the worker
- * died): its file must not stay "converting" for ever.
+ * died): its file must not stay "converting" for ever. A file its last attempt already marked failed
+ * keeps that attempt's reason.
  */
 export async function markDeadLettered(captures: CaptureRepository, job: ConvertPhotoJob): Promise<void> {
-  await captures.markFailed(job.captureId, job.fileIndex, 'conversion gave up after all retries; see the worker log', 'processing');
+  await captures.markAbandoned(job.captureId, job.fileIndex, 'conversion gave up after all retries; see the worker log');
 }

@@ -114,9 +114,11 @@ describe('convert-photo on pg-boss', () => {
     // Nothing half-stored: no instance row, no pending row.
     expect(await instancesOf(file.sopInstanceUID)).toEqual([]);
     const dead = await waitFor(
-      async () => (await db.pool.query(`SELECT data FROM pgboss.job WHERE name = $1 AND data->>'captureId' = $2`, [DEAD_LETTER.convertPhoto, id])).rows,
-      (rows) => rows.length > 0);
-    expect(dead).toEqual([{ data: { captureId: id, fileIndex: 0 } }]);
+      async () => (await db.pool.query(`SELECT data, state FROM pgboss.job WHERE name = $1 AND data->>'captureId' = $2`, [DEAD_LETTER.convertPhoto, id])).rows,
+      (rows) => rows.length > 0 && rows[0].state === 'completed');
+    expect(dead).toEqual([{ data: { captureId: id, fileIndex: 0 }, state: 'completed' }]);
+    // The dead-letter handler ran after the last attempt: the file keeps that attempt's reason.
+    expect((await captures.findCapture(id))!.files[0].reason).toBe(file.reason);
   });
 
   it('never creates a second instance: duplicated jobs, and a job re-run after a crash before its status was saved', async () => {

@@ -134,6 +134,11 @@ export interface CaptureRepository {
   claimFile(captureId: string, fileIndex: number): Promise<{ capture: CaptureRecord; file: CaptureFileRecord } | undefined>;
   markStored(captureId: string, fileIndex: number, encoding: string): Promise<void>;
   markFailed(captureId: string, fileIndex: number, reason: string, kind: FailureKind): Promise<void>;
+  /**
+   * Marks a file failed only if it is still queued or converting: the dead-letter queue's last word,
+   * which must not overwrite the reason its last attempt already recorded.
+   */
+  markAbandoned(captureId: string, fileIndex: number, reason: string): Promise<void>;
   /** A transient failure: back to queued, with why, until the queue retries it. */
   markRetrying(captureId: string, fileIndex: number, reason: string): Promise<void>;
   /** The consent recorded with this capture. */

@@ -13,7 +13,7 @@ import type { SqlExecutor } from '../queue/jobs.js';
 import {
   accessionInOtherStudySql, captureFilesSql, claimFileSql, filesOfCapturesSql, consentForCaptureSql,
   findCaptureByIdempotencyKeySql, findCaptureSql, findFileBySopSql, findStudySql, insertCaptureFileSql, insertCaptureSql,
-  insertConsentSql, markFailedSql, markRetryingSql, markStoredSql, maxSeriesNumberSql,
+  insertConsentSql, markAbandonedSql, markFailedSql, markRetryingSql, markStoredSql, maxSeriesNumberSql,
   type CaptureFileRow, type CaptureRow, type ConsentRow, type ExistingStudyRow,
 } from './sql/captures.js';
 import { advisoryXactLockSql } from './sql/statement.js';
@@ -131,6 +131,10 @@ export class PostgresCaptureRepository implements CaptureRepository {
   async markFailed(captureId: string, fileIndex: number, reason: string, kind: FailureKind): Promise<void> {
     await this.pool.query(markFailedSql(captureId, fileIndex, reason, kind));
   }
+  async markAbandoned(captureId: string, fileIndex: number, reason: string): Promise<void> {
+    await this.pool.query(markAbandonedSql(captureId, fileIndex, reason));
+  }
+
 
   async markRetrying(captureId: string, fileIndex: number, reason: string): Promise<void> {
     await this.pool.query(markRetryingSql(captureId, fileIndex, reason));

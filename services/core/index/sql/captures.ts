@@ -180,6 +180,15 @@ export function markFailedSql(captureId: string, fileIndex: number, reason: stri
   };
 }
 
+/** markFailedSql for a file still queued or converting only (a failed one keeps its reason). */
+export function markAbandonedSql(captureId: string, fileIndex: number, reason: string): SqlStatement {
+  return {
+    text: `UPDATE capture_files SET status = 'failed', reason = $3, failure = 'processing', updated_at = now()
+            WHERE capture_id = $1 AND file_index = $2 AND status IN ('queued', 'converting')`,
+    values: [captureId, fileIndex, reason],
+  };
+}
+
 export function markRetryingSql(captureId: string, fileIndex: number, reason: string): SqlStatement {
   return {
     text: `UPDATE capture_files SET status = 'queued', reason = $3, updated_at = now()
