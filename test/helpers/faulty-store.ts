@@ -11,24 +11,36 @@ export interface FaultyStoreOptions {
   failPut?: (key: string) => boolean;
   /** Every listing yields what the store holds, then fails (default: false). */
   failListing?: boolean;
+  /**
+   * A failing put writes the object first and then fails, as an S3 PUT whose answer was lost
+   * (default: false: it fails before writing anything, as a full disk).
+   */
+  landBeforeFailing?: boolean;
 }
 
 export class FaultyStore implements ObjectStore {
   /** The next this many puts that `failPut` selects fail ("injected: disk full"); Infinity: all of them. */
   failures = 0;
+  /** While true, every delete fails ("injected: store unavailable"). */
+  failDeletes = false;
 
   constructor(private readonly inner: ObjectStore, private readonly options: FaultyStoreOptions = {}) {}
 
   async put(key: string, body: Buffer | Readable) {
     if (this.failures > 0 && (this.options.failPut?.(key) ?? true)) {
       this.failures--;
-      throw new Error('injected: disk full');
+      if (!this.options.landBeforeFailing) throw new Error('injected: disk full');
+      await this.inner.put(key, body);
+      throw new Error('injected: connection reset after the body was sent');
     }
     return this.inner.put(key, body);
   }
 
   get(key: string, range?: ByteRange) { return this.inner.get(key, range); }
-  delete(key: string) { return this.inner.delete(key); }
+  async delete(key: string) {
+    if (this.failDeletes) throw new Error('injected: store unavailable');
+    return this.inner.delete(key);
+  }
   exists(key: string) { return this.inner.exists(key); }
 
   async *list(prefix: string) {

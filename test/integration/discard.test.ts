@@ -7,45 +7,22 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { newUid } from '../../services/core/dicom/index.js';
 import { PostgresInstanceIndex } from '../../services/core/index/postgres-index.js';
 import { PostgresInventory } from '../../services/core/index/postgres-inventory.js';
 import { FailureReason, ingestInstance, type IngestDeps } from '../../services/core/ingest/ingest-instance.js';
 import { PgBossQueue } from '../../services/core/queue/pg-boss-queue.js';
 import { FsObjectStore } from '../../services/core/storage/fs-object-store.js';
-import type { ByteRange, ObjectStore } from '../../services/core/storage/object-store.js';
 import { discardObject } from '../../services/worker/discard-object.js';
 import { makeVlPhoto } from '../fixtures/dicom.js';
 import { startTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { FaultyStore } from '../helpers/faulty-store.js';
 import { testLogger } from '../helpers/server.js';
-
-/** A filesystem store whose put writes the object and then reports failure, and whose delete can fail. */
-class LostAnswerStore implements ObjectStore {
-  loseNextPutAnswer = false;
-  failDeletes = false;
-  constructor(readonly inner: FsObjectStore) {}
-  async put(key: string, body: Readable | Buffer) {
-    const result = await this.inner.put(key, body);
-    if (this.loseNextPutAnswer) {
-      this.loseNextPutAnswer = false;
-      throw new Error('injected: connection reset after the body was sent');
-    }
-    return result;
-  }
-  get(key: string, range?: ByteRange) { return this.inner.get(key, range); }
-  async delete(key: string) {
-    if (this.failDeletes) throw new Error('injected: store unavailable');
-    return this.inner.delete(key);
-  }
-  exists(key: string) { return this.inner.exists(key); }
-  list(prefix: string) { return this.inner.list(prefix); }
-}
 
 describe('objects a failed store leaves behind', () => {
   let db: TestDatabase;
   let root: string;
-  let store: LostAnswerStore;
+  let store: FaultyStore;
   let queue: PgBossQueue;
   let deps: IngestDeps;
   const { log } = testLogger('silent');
@@ -53,7 +30,7 @@ describe('objects a failed store leaves behind', () => {
   beforeAll(async () => {
     db = await startTestDatabase();
     root = await mkdtemp(path.join(os.tmpdir(), 'lucida-discard-'));
-    store = new LostAnswerStore(new FsObjectStore(root));
+    store = new FaultyStore(new FsObjectStore(root), { landBeforeFailing: true });
     queue = await PgBossQueue.start({ databaseUrl: db.url, log, retry: { retryLimit: 1, retryDelaySeconds: 0, heartbeatSeconds: 30 } });
     deps = { index: new PostgresInstanceIndex(db.pool), store, log, pendingTimeoutSeconds: 900, queue };
   });
@@ -63,7 +40,7 @@ describe('objects a failed store leaves behind', () => {
     await rm(root, { recursive: true, force: true });
   });
   afterEach(() => {
-    store.loseNextPutAnswer = false;
+    store.failures = 0;
     store.failDeletes = false;
   });
 
@@ -77,7 +54,7 @@ describe('objects a failed store leaves behind', () => {
   it('removes a write whose answer was lost now, and looks for it again later', async () => {
     await clearJobs();
     const sop = newUid();
-    store.loseNextPutAnswer = true;
+    store.failures = 1;
     const outcome = await ingestInstance(deps, await makeVlPhoto({ sopUID: sop }));
     expect(outcome).toMatchObject({ status: 'failed', reason: FailureReason.OutOfResources });
     expect(await rows(sop)).toEqual([]);
@@ -110,7 +87,7 @@ describe('objects a failed store leaves behind', () => {
 
   it('keeps the pending row, naming its object, when neither the delete nor the queue is possible', async () => {
     const sop = newUid();
-    store.loseNextPutAnswer = true;
+    store.failures = 1;
     store.failDeletes = true;
     const outcome = await ingestInstance({ ...deps, queue: undefined }, await makeVlPhoto({ sopUID: sop }));
     expect(outcome).toMatchObject({ status: 'failed', reason: FailureReason.OutOfResources });

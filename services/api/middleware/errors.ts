@@ -7,6 +7,7 @@
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ERRORS, LucidaError, isLucidaError } from '../../core/errors.js';
+import { QUERY_TIMEOUT_MESSAGE } from '../../core/index/database.js';
 
 function sendProblem(res: import('express').Response, err: LucidaError, requestId?: string): void {
   if (res.headersSent) {
@@ -62,12 +63,12 @@ const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[1-3]|53300)$/;
 /**
  * node-postgres reports a lost, unobtainable or unanswering connection as a plain Error with one of
  * these messages and no code (pg/lib/client.js, pg-pool): the library's fixed wording, not a client's.
- * 'Query read timeout' is the pool's query_timeout passing (a database host that vanished).
+ * QUERY_TIMEOUT_MESSAGE is the pool's query_timeout passing (a database host that vanished).
  */
 const PG_CONNECTION_MESSAGES = new Set([
   'Connection terminated', 'Connection terminated unexpectedly', 'Connection terminated due to connection timeout',
   'timeout exceeded when trying to connect', 'Client has encountered a connection error and is not queryable',
-  'Cannot use a pool after calling end on the pool', 'Query read timeout',
+  'Cannot use a pool after calling end on the pool', QUERY_TIMEOUT_MESSAGE,
 ]);
 
 /**

@@ -18,7 +18,7 @@ import { publicRoute } from '../middleware/auth.js';
 
 export const VIEWER_DIST = fileURLToPath(new URL('../../../viewer/dist/', import.meta.url));
 
-export function viewerCsp(frameAncestors: readonly string[]): string {
+function viewerCsp(frameAncestors: readonly string[]): string {
   return [
     "default-src 'none'",
     "script-src 'self' 'wasm-unsafe-eval'",

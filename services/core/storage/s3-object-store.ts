@@ -228,7 +228,7 @@ function summarise(err: unknown): string {
  * Cuts a body into parts of exactly `size` bytes, then yields what is left: a last part shorter
  * than `size`, possibly empty. Holds at most one part (plus one incoming chunk) in memory.
  */
-export async function* partsOf(body: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+async function* partsOf(body: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer>, size: number): AsyncGenerator<Buffer> {
   let held: Buffer[] = [];
   let heldBytes = 0;
   const take = (bytes: number) => {

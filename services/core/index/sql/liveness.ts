@@ -12,7 +12,7 @@
 import type { SqlStatement } from './statement.js';
 
 /** The lock key (bigint) of the process whose id is the SQL uuid expression `processId`. */
-export function processLockKey(processId: string): string {
+function processLockKey(processId: string): string {
   return `('x' || '4c70' || right(replace((${processId})::text, '-', ''), 12))::bit(64)::bigint`;
 }
 
